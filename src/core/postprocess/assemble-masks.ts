@@ -1,0 +1,138 @@
+/**
+ * Masks from prototypes, at the original image's resolution ("retina" masks, as
+ * Ultralytics' `process_mask_native`): logits = coefficients · prototypes, sampled
+ * bilinearly (half-pixel centres, edge clamped, as PyTorch's `interpolate` with
+ * align_corners=False) at each image pixel's centre mapped through the letterbox,
+ * kept inside the detection's box, thresholded at logit 0 (sigmoid 0.5).
+ *
+ * Only pixels inside each box are visited and only the prototype cells under the
+ * box are combined, so the cost follows the boxes, not the image size.
+ */
+import { allocateBits, type BoxMask, countBits, wordsPerRow } from '../masks/box-mask';
+
+export interface MaskGeometry {
+  imageWidth: number;
+  imageHeight: number;
+  /** Model input side S and the letterboxed image inside it. */
+  modelSize: number;
+  resizedWidth: number;
+  resizedHeight: number;
+  padLeft: number;
+  padTop: number;
+}
+
+export interface Prototypes {
+  data: Float32Array; // [channels, height, width]
+  channels: number;
+  height: number;
+  width: number;
+}
+
+/** For each image pixel index along one axis: the two prototype cells to blend and the weight of the second. */
+interface AxisSampling {
+  lo: Int32Array;
+  hi: Int32Array;
+  weight: Float32Array;
+}
+
+function axisSampling(imageSide: number, resizedSide: number, pad: number, modelSize: number, protoSide: number): AxisSampling {
+  const lo = new Int32Array(imageSide);
+  const hi = new Int32Array(imageSide);
+  const weight = new Float32Array(imageSide);
+  const toModel = resizedSide / imageSide;
+  const toProto = protoSide / modelSize;
+  for (let i = 0; i < imageSide; i++) {
+    const u = Math.max(0, ((i + 0.5) * toModel + pad) * toProto - 0.5);
+    const u0 = Math.min(Math.floor(u), protoSide - 1);
+    lo[i] = u0;
+    hi[i] = Math.min(u0 + 1, protoSide - 1);
+    weight[i] = u - u0;
+  }
+  return { lo, hi, weight };
+}
+
+/** Precomputed sampling tables of one image, shared by all its masks. */
+export class MaskAssembler {
+  private readonly cols: AxisSampling;
+  private readonly rows: AxisSampling;
+
+  constructor(
+    private readonly geometry: MaskGeometry,
+    private readonly protos: Prototypes,
+  ) {
+    const g = geometry;
+    this.cols = axisSampling(g.imageWidth, g.resizedWidth, g.padLeft, g.modelSize, protos.width);
+    this.rows = axisSampling(g.imageHeight, g.resizedHeight, g.padTop, g.modelSize, protos.height);
+  }
+
+  /**
+   * The mask of one detection: `coefficients` (one per prototype channel) and its
+   * box in image pixels. Pixels whose index x satisfies x1 <= x < x2 (and likewise
+   * y) are inside the box, as in Ultralytics' `crop_mask`.
+   */
+  assemble(coefficients: Float32Array, box: readonly [number, number, number, number]): BoxMask {
+    const { imageWidth: W, imageHeight: H } = this.geometry;
+    const left = clamp(Math.ceil(box[0]), 0, W);
+    const right = clamp(Math.ceil(box[2]), 0, W);
+    const top = clamp(Math.ceil(box[1]), 0, H);
+    const bottom = clamp(Math.ceil(box[3]), 0, H);
+    const width = Math.max(0, right - left);
+    const height = Math.max(0, bottom - top);
+    const bits = allocateBits(width, height);
+    if (width === 0 || height === 0) return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area: 0 };
+
+    const { cols, rows } = this;
+    const c0 = cols.lo[left]!, c1 = cols.hi[right - 1]!;
+    const r0 = rows.lo[top]!, r1 = rows.hi[bottom - 1]!;
+    const lw = c1 - c0 + 1;
+    const logits = this.logits(coefficients, r0, r1, c0, c1);
+
+    const wpr = wordsPerRow(width);
+    const blended = new Float32Array(lw);
+    let lastLo = -1, lastHi = -1, lastW = -1;
+    for (let y = top; y < bottom; y++) {
+      const ylo = rows.lo[y]! - r0, yhi = rows.hi[y]! - r0, wy = rows.weight[y]!;
+      // Consecutive image rows often sample the same prototype rows with the same weight.
+      if (ylo !== lastLo || yhi !== lastHi || wy !== lastW) {
+        const a = ylo * lw, b = yhi * lw;
+        for (let c = 0; c < lw; c++) blended[c] = logits[a + c]! + (logits[b + c]! - logits[a + c]!) * wy;
+        lastLo = ylo; lastHi = yhi; lastW = wy;
+      }
+      const rowBase = (y - top) * wpr;
+      let word = 0;
+      for (let lx = 0; lx < width; lx++) {
+        const x = left + lx;
+        const a = blended[cols.lo[x]! - c0]!, b = blended[cols.hi[x]! - c0]!;
+        if (a + (b - a) * cols.weight[x]! > 0) word |= 1 << (lx & 31);
+        if ((lx & 31) === 31) {
+          bits[rowBase + (lx >>> 5)] = word;
+          word = 0;
+        }
+      }
+      if ((width & 31) !== 0) bits[rowBase + (width >>> 5)] = word;
+    }
+    return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area: countBits(bits) };
+  }
+
+  /** coefficients · prototypes over prototype rows r0..r1 and columns c0..c1 (inclusive). */
+  private logits(coefficients: Float32Array, r0: number, r1: number, c0: number, c1: number): Float32Array {
+    const { data, channels, height, width } = this.protos;
+    const lw = c1 - c0 + 1;
+    const out = new Float32Array((r1 - r0 + 1) * lw);
+    for (let k = 0; k < channels; k++) {
+      const coef = coefficients[k]!;
+      if (coef === 0) continue;
+      const plane = k * height * width;
+      for (let r = r0; r <= r1; r++) {
+        const src = plane + r * width + c0;
+        const dst = (r - r0) * lw;
+        for (let c = 0; c < lw; c++) out[dst + c] += coef * data[src + c]!;
+      }
+    }
+    return out;
+  }
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { greedyNms, selectDetections } from '../../src/core/postprocess/detections';
+
+/** A head output [1, 4 + 1 + nm, A] from rows of [cx, cy, w, h, score, ...coefficients]. */
+function head(rows: number[][], maskChannels: number): Float32Array {
+  const channels = 5 + maskChannels;
+  const a = rows.length;
+  const out = new Float32Array(channels * a);
+  rows.forEach((r, j) => {
+    for (let c = 0; c < channels; c++) out[c * a + j] = r[c] ?? 0;
+  });
+  return out;
+}
+
+describe('greedyNms', () => {
+  it('suppresses boxes overlapping a better one above the threshold only', () => {
+    const boxes = Float32Array.from([
+      0, 0, 10, 10, // kept
+      0, 0, 10, 9.5, // IoU 0.95 with the first: suppressed at 0.9
+      0, 0, 10, 8.5, // IoU 0.85: kept at 0.9
+      20, 20, 30, 30, // disjoint: kept
+    ]);
+    assert.deepEqual(greedyNms(boxes, 0.9, 300), [0, 2, 3]);
+    assert.deepEqual(greedyNms(boxes, 0.5, 300), [0, 3]);
+  });
+
+  it('stops at the limit', () => {
+    const boxes = Float32Array.from([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    assert.deepEqual(greedyNms(boxes, 0.9, 2), [0, 1]);
+  });
+});
+
+describe('selectDetections', () => {
+  it('filters by confidence (strictly above), sorts by score, converts xywh to xyxy and keeps the anchor', () => {
+    const h = head(
+      [
+        [50, 50, 20, 10, 0.5, 1],
+        [10, 10, 4, 4, 0.4, 2], // exactly at the threshold: dropped, as in Ultralytics (score > conf)
+        [80, 20, 10, 10, 0.9, 3],
+        [50, 50, 20, 10, 0.45, 4], // duplicate of the first with a lower score: NMS removes it
+      ],
+      1,
+    );
+    const d = selectDetections(h, 6, 4, 1, { confidence: 0.4, iou: 0.9, maxDetections: 300 });
+    assert.deepEqual(d.map((x) => x.anchor), [2, 0]);
+    assert.deepEqual(d[1]!.box, [40, 45, 60, 55]);
+    assert.ok(Math.abs(d[0]!.score - 0.9) < 1e-6);
+  });
+
+  it('takes the best class score when there are several classes', () => {
+    const a = 2, channels = 4 + 2 + 1;
+    const out = new Float32Array(channels * a);
+    // anchor 0: class scores 0.1 / 0.8; anchor 1: 0.3 / 0.2
+    out.set([5, 50], 0 * a); out.set([5, 50], 1 * a); out.set([4, 4], 2 * a); out.set([4, 4], 3 * a);
+    out.set([0.1, 0.3], 4 * a); out.set([0.8, 0.2], 5 * a);
+    const d = selectDetections(out, channels, a, 1, { confidence: 0.25, iou: 0.9, maxDetections: 300 });
+    assert.deepEqual(d.map((x) => [x.anchor, Math.round(x.score * 10)]), [[0, 8], [1, 3]]);
+  });
+
+  it('rejects a head without room for a class', () => {
+    assert.throws(() => selectDetections(new Float32Array(36), 36, 1, 32, { confidence: 0.4, iou: 0.9, maxDetections: 300 }), /channels/);
+  });
+});
