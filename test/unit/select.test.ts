@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PromptError } from '../../src/core/errors';
 import { fromFullMask } from '../../src/core/masks/box-mask';
-import { type SelectableMask, selectEverything, selectionOrder, selectMasks } from '../../src/core/prompts/select';
+import { maskAtPoint, type SelectableMask, selectEverything, selectionOrder, selectMasks } from '../../src/core/prompts/select';
 
 const W = 100, H = 80;
 function rect(x1: number, y1: number, x2: number, y2: number, score = 0.9): SelectableMask {
@@ -49,6 +49,14 @@ describe('selectMasks with points', () => {
     const twin = rect(30, 20, 50, 59, 0.6);
     const picks = selectMasks([cup, twin, table], { points: [{ x: 40, y: 50, label: 1 }] }, W, H);
     assert.deepEqual(picks[0], [1, 2], 'the cup and its near-twin are one object');
+  });
+
+  it('maskAtPoint (the hover highlight) is the first choice of a single click', () => {
+    for (const [x, y] of [[40, 50], [53, 35], [80, 10], [10, 70], [5, 5]] as const) {
+      const best = selectMasks(masks, { points: [{ x, y, label: 1 }] }, W, H)[0]![0] ?? -1;
+      assert.equal(maskAtPoint(masks, x, y), best, `at ${x},${y}`);
+    }
+    assert.equal(maskAtPoint(masks, 5, 5), -1);
   });
 
   it('a click on nothing selects nothing', () => {

@@ -120,6 +120,25 @@ function takeDistinct(masks: readonly SelectableMask[], ordered: readonly number
   return into;
 }
 
+/**
+ * The mask a single click at (x, y) selects: the smallest mask containing the
+ * point (ties: higher score). The editor highlights it under the cursor; it is
+ * always the first choice of `pickForPoints` for that one point.
+ */
+export function maskAtPoint(masks: readonly SelectableMask[], x: number, y: number): number {
+  let best = -1;
+  for (let i = 0; i < masks.length; i++) {
+    const m = masks[i]!;
+    if (!maskContainsPoint(m.mask, x, y)) continue;
+    if (best < 0) best = i;
+    else {
+      const b = masks[best]!;
+      if (m.mask.area < b.mask.area || (m.mask.area === b.mask.area && m.score > b.score)) best = i;
+    }
+  }
+  return best;
+}
+
 export function pickForPoints(masks: readonly SelectableMask[], foreground: readonly PointPrompt[], background: readonly PointPrompt[]): Pick {
   const stats = masks.map((m, i) => ({
     i,
