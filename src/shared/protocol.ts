@@ -135,4 +135,21 @@ export interface ShowLogRequest {
   type: 'showLog';
 }
 
-export type WebviewToHost = ReadyMessage | SegmentRequest | CancelRequest | ExportRequest | ChooseModelRequest | DownloadModelRequest | ShowLogRequest;
+/**
+ * Sent whenever the selection changes, so that commands run from the palette
+ * ("Export Selection") act on what the user sees.
+ */
+export interface SelectionChangedMessage {
+  type: 'selectionChanged';
+  maskIds: number[];
+}
+
+export type WebviewToHost =
+  | ReadyMessage
+  | SegmentRequest
+  | CancelRequest
+  | ExportRequest
+  | ChooseModelRequest
+  | DownloadModelRequest
+  | ShowLogRequest
+  | SelectionChangedMessage;
