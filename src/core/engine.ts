@@ -1,0 +1,150 @@
+/**
+ * The FastSAM engine: one loaded model, many images. `segment` runs stage 1
+ * (one forward pass, "everything"); prompts are then answered by the pure
+ * functions of `prompts/select` on its result, with no further inference.
+ * Shared by the CLI, the extension's worker and the tests.
+ */
+import { throwIfCancelled } from './errors';
+import { type Logger, silentLogger } from './logger';
+import { boxModelToImage } from './image/letterbox';
+import type { ImageSource, OpenedImage } from './image/decode';
+import { letterboxTensor } from './image/preprocess';
+import type { BoxMask } from './masks/box-mask';
+import { type ExecutionProviderChoice, SegmentationModel } from './model/segmentation-model';
+import { MaskAssembler } from './postprocess/assemble-masks';
+import { DEFAULT_DETECTION_OPTIONS, type DetectionOptions, selectDetections } from './postprocess/detections';
+
+/** FastSAM's default input side. */
+export const DEFAULT_IMAGE_SIZE = 1024;
+
+export interface EngineOptions {
+  modelPath: string;
+  executionProvider?: ExecutionProviderChoice;
+  intraOpThreads?: number;
+  logger?: Logger;
+}
+
+export interface SegmentOptions extends Partial<DetectionOptions> {
+  /** Model input side S (multiple of 32); ignored, with a warning, for models with a fixed input. */
+  imageSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface SegmentedMask {
+  /** Position in the result, stable for the image: detections in descending score. */
+  id: number;
+  score: number;
+  /** [x1, y1, x2, y2] in image pixels, clipped to the image. */
+  box: [number, number, number, number];
+  mask: BoxMask;
+}
+
+export interface StageTimings {
+  decode: number;
+  preprocess: number;
+  inference: number;
+  postprocess: number;
+}
+
+export interface SegmentationResult {
+  width: number;
+  height: number;
+  /** The model input side actually used. */
+  imageSize: number;
+  masks: SegmentedMask[];
+  timings: StageTimings;
+}
+
+export class FastSamEngine {
+  private constructor(
+    readonly model: SegmentationModel,
+    private readonly logger: Logger,
+  ) {}
+
+  static async create(options: EngineOptions): Promise<FastSamEngine> {
+    const logger = options.logger ?? silentLogger;
+    const model = await SegmentationModel.load(options.modelPath, {
+      executionProvider: options.executionProvider ?? 'auto',
+      intraOpThreads: options.intraOpThreads ?? 0,
+      logger,
+    });
+    return new FastSamEngine(model, logger);
+  }
+
+  get executionProvider(): string {
+    return this.model.executionProvider;
+  }
+
+  /** The input side that `segment` will use for a requested size. */
+  effectiveImageSize(requested = DEFAULT_IMAGE_SIZE): number {
+    const fixed = this.model.fixedInputSize;
+    if (fixed !== null) return fixed;
+    if (!Number.isInteger(requested) || requested < 32 || requested % 32 !== 0) {
+      throw new RangeError(`Image size must be a positive multiple of 32, got ${requested}`);
+    }
+    return requested;
+  }
+
+  /** Segments everything in an image given as a path, its bytes, or an image already opened. */
+  async segment(source: ImageSource | OpenedImage, options: SegmentOptions = {}): Promise<SegmentationResult> {
+    const size = this.effectiveImageSize(options.imageSize);
+    if (options.imageSize !== undefined && size !== options.imageSize) {
+      this.logger.warn(`Model ${this.model.path} has a fixed input of ${size}; image size ${options.imageSize} ignored`);
+    }
+    const detection: DetectionOptions = {
+      confidence: options.confidence ?? DEFAULT_DETECTION_OPTIONS.confidence,
+      iou: options.iou ?? DEFAULT_DETECTION_OPTIONS.iou,
+      maxDetections: options.maxDetections ?? DEFAULT_DETECTION_OPTIONS.maxDetections,
+    };
+    const signal = options.signal;
+    throwIfCancelled(signal);
+
+    const prepared = await letterboxTensor(source, size);
+    throwIfCancelled(signal);
+
+    let t = performance.now();
+    const out = await this.model.run(prepared.tensor, size);
+    const inference = performance.now() - t;
+    throwIfCancelled(signal);
+
+    t = performance.now();
+    const lb = prepared.letterbox;
+    const detections = selectDetections(out.head, out.headChannels, out.anchors, out.protoChannels, detection);
+    const assembler = new MaskAssembler(
+      {
+        imageWidth: lb.imageWidth,
+        imageHeight: lb.imageHeight,
+        modelSize: size,
+        resizedWidth: lb.newWidth,
+        resizedHeight: lb.newHeight,
+        padLeft: lb.padLeft,
+        padTop: lb.padTop,
+      },
+      { data: out.protos, channels: out.protoChannels, height: out.protoHeight, width: out.protoWidth },
+    );
+    const coefficientBase = out.headChannels - out.protoChannels;
+    const coefficients = new Float32Array(out.protoChannels);
+    const masks: SegmentedMask[] = [];
+    for (const d of detections) {
+      for (let k = 0; k < out.protoChannels; k++) coefficients[k] = out.head[(coefficientBase + k) * out.anchors + d.anchor]!;
+      const b = boxModelToImage(lb, { x1: d.box[0], y1: d.box[1], x2: d.box[2], y2: d.box[3] });
+      const box: [number, number, number, number] = [b.x1, b.y1, b.x2, b.y2];
+      const mask = assembler.assemble(coefficients, box);
+      // A detection whose mask vanishes at full resolution selects nothing; drop it.
+      if (mask.area > 0) masks.push({ id: masks.length, score: d.score, box, mask });
+    }
+    const postprocess = performance.now() - t;
+
+    return {
+      width: lb.imageWidth,
+      height: lb.imageHeight,
+      imageSize: size,
+      masks,
+      timings: { decode: prepared.timings.decode, preprocess: prepared.timings.preprocess, inference, postprocess },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
