@@ -1,6 +1,7 @@
 // Bundles every entry point of the extension, its worker, its webview and the CLI.
 // Native and heavy packages stay external: they are resolved from node_modules at run time.
 import * as esbuild from 'esbuild';
+import { extensionTestsBuild } from './test/extension/build.mjs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -17,6 +18,15 @@ const builds = [
     banner: { js: '#!/usr/bin/env node' },
     external,
   },
+  {
+    entryPoints: { extension: 'src/extension/extension.ts' },
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external,
+  },
+  // Extension-host test suite -> out/test/extension/index.js (see test/extension/build.mjs).
+  extensionTestsBuild(external),
 ];
 
 const common = { bundle: true, outdir: 'dist', sourcemap: !production, minify: production, logLevel: 'warning' };
