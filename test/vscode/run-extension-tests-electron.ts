@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
 import { FileTail, RESULTS_ENV, finishRun, progressLogPath, readResults, summaryLine } from './results';
-import { REPO_ROOT, VSCODE_TEST_DIR } from './server';
+import { REPO_ROOT, VSCODE_TEST_DIR, createWorkspace } from './server';
 
 const OUT_DIR = path.join(REPO_ROOT, 'test-results', 'vscode-extension-tests-electron');
 const SUITE = path.join(REPO_ROOT, 'out', 'test', 'extension', 'index.js');
@@ -41,7 +41,7 @@ async function main(): Promise<number> {
   const log = fs.createWriteStream(logFile);
   const ownWorkspace = !process.env.FASTSAM_TEST_WORKSPACE;
   const workspace = ownWorkspace
-    ? fs.mkdtempSync(path.join(os.tmpdir(), 'fastsam-test-workspace-'))
+    ? createWorkspace()
     : path.resolve(process.env.FASTSAM_TEST_WORKSPACE!);
 
   // A fresh profile for each run (a short path: VS Code's IPC socket lives in it).

@@ -13,10 +13,9 @@
 //      FASTSAM_TEST_WORKSPACE (folder to open; default an empty temp folder),
 //      plus those of test/vscode/server.ts (HEADED=1, FASTSAM_VSCODE_SERVER_ECHO=1, ...).
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileTail, RESULTS_ENV, finishRun, progressLogPath, readResults, summaryLine, type TestResults } from './results';
-import { REPO_ROOT, delay, launchChromium, startServer, tail, type LaunchedChromium, type VSCodeServer } from './server';
+import { REPO_ROOT, createWorkspace, delay, launchChromium, startServer, tail, type LaunchedChromium, type VSCodeServer } from './server';
 
 const RUN_TIMEOUT_MS = Number(process.env.FASTSAM_VSCODE_RUN_TIMEOUT_MS || 10 * 60_000);
 const OUT_DIR = path.join(REPO_ROOT, 'test-results', 'vscode-extension-tests');
@@ -42,7 +41,7 @@ async function main(): Promise<number> {
   const browserLog = fs.createWriteStream(path.join(OUT_DIR, 'browser-console.log'));
   const workspace = process.env.FASTSAM_TEST_WORKSPACE
     ? path.resolve(process.env.FASTSAM_TEST_WORKSPACE)
-    : fs.mkdtempSync(path.join(os.tmpdir(), 'fastsam-test-workspace-'));
+    : createWorkspace();
 
   let server: VSCodeServer | undefined;
   let browser: LaunchedChromium | undefined;

@@ -99,6 +99,42 @@ export function workbenchUrl(origin: string, options: WorkbenchUrlOptions = {}):
 }
 
 // ---------------------------------------------------------------------------
+// Workspace
+
+/** Workspace settings that keep a test window quiet (no walkthrough, no recommendations). */
+export const QUIET_WORKSPACE_SETTINGS: Readonly<Record<string, unknown>> = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'extensions.ignoreRecommendations': true,
+  'update.mode': 'none',
+  'telemetry.telemetryLevel': 'off',
+};
+
+export interface CreateWorkspaceOptions {
+  /** Files to write, by path relative to the folder. */
+  files?: Record<string, string | Uint8Array>;
+  /** .vscode/settings.json, over QUIET_WORKSPACE_SETTINGS. */
+  settings?: Record<string, unknown>;
+  /** Parent folder (default: the OS temp folder). */
+  parent?: string;
+}
+
+/** Makes a fresh temp folder to open in VS Code; the caller removes it (fs.rmSync(dir, { recursive: true })). */
+export function createWorkspace(options: CreateWorkspaceOptions = {}): string {
+  const dir = fs.mkdtempSync(path.join(options.parent ?? os.tmpdir(), 'fastsam-test-workspace-'));
+  const files: Record<string, string | Uint8Array> = {
+    '.vscode/settings.json': `${JSON.stringify({ ...QUIET_WORKSPACE_SETTINGS, ...options.settings }, null, 2)}\n`,
+    ...options.files,
+  };
+  for (const [rel, content] of Object.entries(files)) {
+    const file = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
+  }
+  return dir;
+}
+
+// ---------------------------------------------------------------------------
 // Server
 
 export interface StartServerOptions {
