@@ -31,11 +31,13 @@ describe('MaskAssembler', () => {
     assert.equal(m.area, 16 * 28 - 4);
   });
 
-  it('crops to the box: pixel x is inside when x1 <= x < x2', () => {
+  it('crops to the box: a pixel is inside when its centre is, x1 <= x + 0.5 < x2', () => {
     const a = assembler(64, 64, 64, [[0, 0, 15, 15]]);
-    const m = a.assemble(Float32Array.of(1), [10.2, 5, 20, 30.5]);
-    assert.deepEqual(tightBounds(m), [11, 5, 20, 31]);
-    assert.equal(m.area, 9 * 26);
+    const m = a.assemble(Float32Array.of(1), [10.6, 5, 20.4, 30.5]);
+    assert.deepEqual(tightBounds(m), [11, 5, 20, 30]);
+    assert.equal(m.area, 9 * 25);
+    const wide = a.assemble(Float32Array.of(1), [10.4, 4.5, 20.6, 30.6]);
+    assert.deepEqual(tightBounds(wide), [10, 4, 21, 31]);
   });
 
   it('combines coefficients linearly: a negative coefficient inverts a prototype', () => {

@@ -67,15 +67,17 @@ export class MaskAssembler {
 
   /**
    * The mask of one detection: `coefficients` (one per prototype channel) and its
-   * box in image pixels. Pixels whose index x satisfies x1 <= x < x2 (and likewise
-   * y) are inside the box, as in Ultralytics' `crop_mask`.
+   * box in image pixels. A pixel is inside the box when its centre is:
+   * x1 <= x + 0.5 < x2. (Ultralytics' `crop_mask` compares the pixel index x, the
+   * pixel's left edge, which shifts the crop half a pixel; on small images that
+   * drops a whole row or column of the object.)
    */
   assemble(coefficients: Float32Array, box: readonly [number, number, number, number]): BoxMask {
     const { imageWidth: W, imageHeight: H } = this.geometry;
-    const left = clamp(Math.ceil(box[0]), 0, W);
-    const right = clamp(Math.ceil(box[2]), 0, W);
-    const top = clamp(Math.ceil(box[1]), 0, H);
-    const bottom = clamp(Math.ceil(box[3]), 0, H);
+    const left = clamp(Math.ceil(box[0] - 0.5), 0, W);
+    const right = clamp(Math.ceil(box[2] - 0.5), 0, W);
+    const top = clamp(Math.ceil(box[1] - 0.5), 0, H);
+    const bottom = clamp(Math.ceil(box[3] - 0.5), 0, H);
     const width = Math.max(0, right - left);
     const height = Math.max(0, bottom - top);
     const bits = allocateBits(width, height);
