@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { FastSamEngine } from '../core/engine';
-import { UserFacingError } from '../core/errors';
+import { PromptError, UserFacingError } from '../core/errors';
 import { indexMapPng, selectionMaskPng } from '../core/export/mask-images';
 import { resultToJson } from '../core/export/result-json';
 import { describeWriteError, writeFilesAtomic } from '../core/io/atomic-write';
@@ -58,7 +58,8 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
       } catch (e) {
         if (!(e instanceof UserFacingError)) throw e;
         failures++;
-        io.stderr(`fastsam: ${e.message}`);
+        // Prompt errors don't know the image; image errors already name it.
+        io.stderr(`fastsam: ${e instanceof PromptError ? `${image}: ` : ''}${e.message}`);
       }
     }
   } finally {
