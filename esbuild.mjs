@@ -25,6 +25,14 @@ const builds = [
     target: 'node20',
     external,
   },
+  // The engine's worker thread (src/extension/engine-client.ts starts it from dist/).
+  {
+    entryPoints: { 'engine-worker': 'src/extension/worker/engine-worker.ts' },
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external,
+  },
   // Extension-host test suite -> out/test/extension/index.js (see test/extension/build.mjs).
   extensionTestsBuild(external),
 ];

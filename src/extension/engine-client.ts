@@ -1,0 +1,247 @@
+/**
+ * The host's side of the engine worker: one worker for every editor, started on
+ * the first request, with request/response matching by id. Cancelling a request
+ * settles it at once (CancelledError) and tells the worker to drop or stop it. If
+ * the worker dies, every pending request fails with EngineCrashedError and the
+ * next request starts a new worker (which loads the model again).
+ *
+ * No 'vscode' import: the unit tests drive this against the real worker bundle.
+ */
+import { Worker } from 'node:worker_threads';
+import type { SegmentationResult } from '../core/engine';
+import { CancelledError, ModelError, type ModelErrorCode, UserFacingError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import type { BoxMask } from '../core/masks/box-mask';
+import type { HostToWorker, ImageHeader, ModelSpec, SegmentParameters, SerializedError, WorkerPhase, WorkerToHost } from './worker/messages';
+
+export type { ImageHeader, ModelSpec, SegmentParameters, WorkerPhase } from './worker/messages';
+
+/** The worker stopped on its own: a bug in the engine, or it ran out of memory. */
+export class EngineCrashedError extends UserFacingError {
+  override name = 'EngineCrashedError';
+}
+
+export interface LoadedModel {
+  path: string;
+  /** The execution provider in use (what 'auto' resolved to). */
+  executionProvider: string;
+}
+
+export interface EngineClientOptions {
+  /** The worker script: dist/engine-worker.js. */
+  workerPath: string;
+  logger: Logger;
+}
+
+export interface SegmentRequest extends SegmentParameters {
+  model: ModelSpec;
+  /** The image file's bytes. Transferred to the worker: unusable here afterwards. */
+  image: Uint8Array;
+  /** How error messages name the image (its file name). */
+  name: string;
+  signal?: AbortSignal;
+  /** Called when the request starts loading the model, then when it starts segmenting. */
+  onPhase?: (phase: WorkerPhase) => void;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  onPhase?: (phase: WorkerPhase) => void;
+}
+
+/** The array's buffer when it owns all of it (a view into a larger buffer, such as Node's pool, is copied instead). */
+function transferable(bytes: Uint8Array): ArrayBuffer[] {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
+}
+
+function deserializeError(e: SerializedError): Error {
+  switch (e.kind) {
+    case 'cancelled':
+      return new CancelledError(e.message);
+    case 'model':
+      return new ModelError(e.code as ModelErrorCode, e.message);
+    case 'user':
+      return new UserFacingError(e.message);
+    case 'internal': {
+      const error = new Error(e.message);
+      if (e.stack) error.stack = e.stack;
+      return error;
+    }
+  }
+}
+
+export class EngineClient {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private loaded: LoadedModel | undefined;
+  private readonly modelListeners = new Set<(model: LoadedModel | undefined) => void>();
+  private disposed = false;
+
+  constructor(private readonly options: EngineClientOptions) {}
+
+  /** The model the worker holds, if any. */
+  get loadedModel(): LoadedModel | undefined {
+    return this.loaded;
+  }
+
+  /** Whether a worker thread is running. */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** Called whenever the worker loads a model, and with undefined when it stops. */
+  onDidChangeModel(listener: (model: LoadedModel | undefined) => void): { dispose(): void } {
+    this.modelListeners.add(listener);
+    return { dispose: () => this.modelListeners.delete(listener) };
+  }
+
+  /** Segments everything in an image, loading (or switching to) `request.model` first when needed. */
+  segment(request: SegmentRequest): Promise<SegmentationResult> {
+    const { image, signal, onPhase, ...job } = request;
+    return this.request<SegmentationResult>(
+      { type: 'segment', id: 0, ...job, image },
+      transferable(image),
+      signal,
+      onPhase,
+    );
+  }
+
+  /** An image's displayed size and orientation, read from its header. `image` is transferred. */
+  probeImage(image: Uint8Array, name: string, signal?: AbortSignal): Promise<ImageHeader> {
+    return this.request<ImageHeader>({ type: 'probe', id: 0, image, name }, transferable(image), signal);
+  }
+
+  /** The union of `masks` as an 8-bit grayscale PNG (0 / 255) of width × height. */
+  encodeMaskPng(masks: readonly BoxMask[], width: number, height: number, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.request<Uint8Array>({ type: 'encodeMask', id: 0, masks: [...masks], width, height }, [], signal);
+  }
+
+  /** Stops the worker (freeing the model's memory); pending requests are cancelled. The next request starts it again. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.detach(worker);
+    this.failPending(new CancelledError('The segmentation engine was stopped'));
+    await worker.terminate();
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.modelListeners.clear();
+    await this.stop();
+  }
+
+  private request<T>(message: HostToWorker, transfer: ArrayBuffer[], signal: AbortSignal | undefined, onPhase?: (phase: WorkerPhase) => void): Promise<T> {
+    if (this.disposed) return Promise.reject(new CancelledError('The segmentation engine was shut down'));
+    if (signal?.aborted) return Promise.reject(new CancelledError());
+    const id = this.nextId++;
+    const worker = this.ensureWorker();
+    return new Promise<T>((resolve, reject) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        this.updateRef();
+      };
+      const onAbort = (): void => {
+        if (!this.pending.delete(id)) return;
+        worker.postMessage({ type: 'cancel', id } satisfies HostToWorker);
+        done();
+        reject(new CancelledError());
+      };
+      this.pending.set(id, {
+        resolve: (value) => {
+          done();
+          resolve(value as T);
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+        ...(onPhase ? { onPhase } : {}),
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.updateRef();
+      worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  /** Pending requests keep the process alive; an idle worker must not (the extension host, a test runner at exit). */
+  private updateRef(): void {
+    if (this.pending.size > 0) this.worker?.ref();
+    else this.worker?.unref();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.options.workerPath);
+    let failure: Error | undefined;
+    worker.on('message', (message: WorkerToHost) => this.onMessage(message));
+    worker.on('error', (error) => {
+      failure = error;
+    });
+    worker.on('messageerror', (error) => {
+      this.options.logger.warn(`The segmentation engine sent a message that could not be read: ${error.message}`);
+    });
+    worker.on('exit', (code) => {
+      if (this.worker !== worker) return;
+      this.detach(worker);
+      const reason = failure ? failure.message : `exit code ${code}`;
+      this.options.logger.warn(`The segmentation engine stopped unexpectedly (${reason})${failure?.stack ? `\n${failure.stack}` : ''}`);
+      this.failPending(
+        new EngineCrashedError(`The segmentation engine stopped unexpectedly (${reason}). It restarts with the next request; details are in the FastSAM log.`),
+      );
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private detach(worker: Worker): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    if (this.loaded) {
+      this.loaded = undefined;
+      for (const l of this.modelListeners) l(undefined);
+    }
+  }
+
+  private failPending(error: Error): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(error);
+  }
+
+  private onMessage(message: WorkerToHost): void {
+    switch (message.type) {
+      case 'log':
+        if (message.level === 'warn') this.options.logger.warn(message.message);
+        else this.options.logger.info(message.message);
+        return;
+      case 'modelLoaded':
+        this.loaded = { path: message.path, executionProvider: message.executionProvider };
+        for (const l of this.modelListeners) l(this.loaded);
+        return;
+      case 'phase':
+        this.pending.get(message.id)?.onPhase?.(message.phase);
+        return;
+    }
+    const pending = this.pending.get(message.id);
+    // Absent when the request was cancelled: the worker's late answer is dropped.
+    if (!pending) return;
+    this.pending.delete(message.id);
+    switch (message.type) {
+      case 'segmented':
+        pending.resolve(message.result);
+        break;
+      case 'probed':
+        pending.resolve(message.header);
+        break;
+      case 'encoded':
+        pending.resolve(message.png);
+        break;
+      case 'failed':
+        pending.reject(deserializeError(message.error));
+        break;
+    }
+  }
+}

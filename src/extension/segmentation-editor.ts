@@ -1,0 +1,631 @@
+/**
+ * The segmentation editor: a read-only custom editor for images. The webview
+ * (src/webview) draws the image and the masks and answers prompts itself; this
+ * side reads the file, runs the model in the engine worker, caches results,
+ * follows the file on disk and writes exports. Messages follow src/shared/protocol.ts.
+ *
+ * The webview is not retained while hidden: it keeps its own view state
+ * (getState) and, when it comes back, sends `ready`, and this side sends the
+ * image, the status and the current segmentation again.
+ */
+import { webcrypto } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { SegmentationResult } from '../core/engine';
+import { CancelledError, ModelError, UserFacingError } from '../core/errors';
+import type { EngineClient, ImageHeader, WorkerPhase } from './engine-client';
+import { Disposable } from './dispose';
+import { exportMaskFile, type ExportOutcome, maskPathFor } from './mask-export';
+import type { Prompts } from './prompts';
+import type { CacheKeyParts, ResultCache } from './result-cache';
+import type { FastSamSettings } from './settings';
+import type {
+  EnginePhase,
+  ExportScope,
+  HostToWebview,
+  SegmentationMessage,
+  StatusMessage,
+  WebviewToHost,
+  WireMask,
+} from '../shared/protocol';
+
+export const NO_MODEL_MESSAGE = 'No FastSAM model is configured. Choose an ONNX model file (a FastSAM or YOLOv8-seg export) to segment images.';
+
+/** What the editors share: one engine, one cache, the settings and the dialogs. */
+export interface EditorServices {
+  readonly extensionUri: vscode.Uri;
+  readonly log: vscode.LogOutputChannel;
+  readonly engine: EngineClient;
+  readonly cache: ResultCache;
+  settings(): FastSamSettings;
+  prompts(): Prompts;
+  /** Sees every message an editor sends to its webview (the extension-host tests observe the editor through it). */
+  onDidPost?(resource: vscode.Uri, message: HostToWebview): void;
+}
+
+export type SegmentOutcome =
+  | { status: 'segmented'; masks: number; cached: boolean }
+  | { status: 'cancelled' }
+  | { status: 'model-missing'; message: string }
+  | { status: 'failed'; message: string };
+
+interface Shown {
+  key: CacheKeyParts;
+  result: SegmentationResult;
+  total: number;
+}
+
+/** After the last editor closes, the worker and the model's memory are released this much later. */
+const IDLE_STOP_MS = 60_000;
+
+/** How long file-change events are gathered before the image is read again (a write can fire several). */
+const CHANGE_SETTLE_MS = 150;
+
+export class SegmentationEditorProvider extends Disposable implements vscode.CustomReadonlyEditorProvider {
+  static readonly viewType = 'fastsam.segmentationEditor';
+
+  private readonly editors = new Set<SegmentationEditor>();
+  private active: SegmentationEditor | undefined;
+  private readonly onDidChangeActiveEmitter = this.register(new vscode.EventEmitter<SegmentationEditor | undefined>());
+  /** Fires when the active segmentation editor changes (undefined: none is active). */
+  readonly onDidChangeActiveEditor = this.onDidChangeActiveEmitter.event;
+  private readonly onDidOpenEmitter = this.register(new vscode.EventEmitter<SegmentationEditor>());
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly services: EditorServices) {
+    super();
+    this.register({ dispose: () => clearTimeout(this.idleTimer) });
+  }
+
+  get activeEditor(): SegmentationEditor | undefined {
+    return this.active;
+  }
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => {} };
+  }
+
+  resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    clearTimeout(this.idleTimer);
+    const editor = new SegmentationEditor(document.uri, panel, this.services);
+    this.editors.add(editor);
+    if (panel.active) this.setActive(editor);
+    panel.onDidChangeViewState(() => {
+      if (panel.active) this.setActive(editor);
+      else if (this.active === editor) this.setActive(undefined);
+    });
+    panel.onDidDispose(() => {
+      this.editors.delete(editor);
+      if (this.active === editor) this.setActive(undefined);
+      editor.dispose();
+      if (this.editors.size === 0) {
+        this.idleTimer = setTimeout(() => void this.services.engine.stop(), IDLE_STOP_MS);
+        this.idleTimer.unref();
+      }
+    });
+    this.onDidOpenEmitter.fire(editor);
+  }
+
+  /** An open editor of `uri` (the active one first). */
+  editorFor(uri: vscode.Uri): SegmentationEditor | undefined {
+    const key = uri.toString();
+    if (this.active?.resource.toString() === key) return this.active;
+    for (const e of this.editors) if (e.resource.toString() === key) return e;
+    return undefined;
+  }
+
+  /** Opens `uri` in the segmentation editor (or reveals it) and returns the editor once resolved. */
+  async open(uri: vscode.Uri): Promise<SegmentationEditor> {
+    const opened = new Promise<SegmentationEditor>((resolve, reject) => {
+      const sub = this.onDidOpenEmitter.event((e) => {
+        if (e.resource.toString() === uri.toString()) {
+          sub.dispose();
+          resolve(e);
+        }
+      });
+      // An editor already open is revealed, not resolved again.
+      vscode.commands.executeCommand('vscode.openWith', uri, SegmentationEditorProvider.viewType).then(
+        () => {
+          const existing = this.editorFor(uri);
+          if (existing) {
+            sub.dispose();
+            resolve(existing);
+          }
+        },
+        (e: unknown) => {
+          sub.dispose();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+    return opened;
+  }
+
+  /** Settings changed: editors that were asked to segment run again with the new ones (or answer from the cache). */
+  settingsChanged(): void {
+    for (const e of this.editors) e.settingsChanged();
+  }
+
+  override dispose(): void {
+    for (const e of this.editors) e.dispose();
+    this.editors.clear();
+    super.dispose();
+  }
+
+  private setActive(editor: SegmentationEditor | undefined): void {
+    if (this.active === editor) return;
+    this.active = editor;
+    this.onDidChangeActiveEmitter.fire(editor);
+  }
+}
+
+export class SegmentationEditor extends Disposable {
+  private ready = false;
+  private headerRead: Promise<ImageHeader | undefined>;
+  /** Cache-busting version of the image URI, bumped when the file changes. */
+  private version = Date.now();
+  private status: StatusMessage;
+  private modelMissing: string | undefined;
+  private shown: Shown | undefined;
+  private contentHash: string | undefined;
+  private selection: number[] = [];
+  private run: { controller: AbortController; done: Promise<SegmentOutcome> } | undefined;
+  /** Whether segmentation was asked for (on open, by a command or the webview): settings changes then re-run it. */
+  private wanted = false;
+  private changeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly resource: vscode.Uri,
+    private readonly panel: vscode.WebviewPanel,
+    private readonly services: EditorServices,
+  ) {
+    super();
+    this.status = this.statusMessage('idle');
+    const extensionRoot = services.extensionUri;
+    panel.webview.options = {
+      enableScripts: true,
+      localResourceRoots: [
+        vscode.Uri.joinPath(extensionRoot, 'dist'),
+        vscode.Uri.joinPath(extensionRoot, 'media'),
+        vscode.Uri.joinPath(resource, '..'),
+      ],
+    };
+    panel.webview.html = this.html();
+
+    this.register(panel.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw)));
+    this.register(
+      panel.onDidDispose(() => {
+        // Closing the tab stops its work; a result still arriving lands in the cache only.
+        this.run?.controller.abort();
+      }),
+    );
+
+    const watcher = this.register(
+      vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.joinPath(resource, '..'), path.posix.basename(resource.path))),
+    );
+    this.register(watcher.onDidChange(() => this.fileChanged()));
+    this.register(watcher.onDidCreate(() => this.fileChanged()));
+    this.register(watcher.onDidDelete(() => panel.dispose()));
+    this.register({ dispose: () => clearTimeout(this.changeTimer) });
+
+    this.headerRead = this.readHeader();
+    if (services.settings().segmentOnOpen) void this.segment();
+  }
+
+  get fileName(): string {
+    return path.posix.basename(this.resource.path);
+  }
+
+  /** Mask ids the webview reports as selected. */
+  get selectedMaskIds(): readonly number[] {
+    return this.selection;
+  }
+
+  /** Handles a message from the webview (also the test API's way in). */
+  async receive(raw: unknown): Promise<void> {
+    const message = parseWebviewMessage(raw);
+    if (!message) {
+      this.services.log.warn(`Ignored an unexpected message from the editor of ${this.fileName}: ${JSON.stringify(raw)}`);
+      return;
+    }
+    switch (message.type) {
+      case 'ready':
+        this.ready = true;
+        await this.sendState();
+        return;
+      case 'segment':
+        await this.segment();
+        return;
+      case 'cancel':
+        this.run?.controller.abort();
+        return;
+      case 'export':
+        await this.exportMasks(message.scope, message.maskIds);
+        return;
+      case 'selectionChanged':
+        this.selection = message.maskIds;
+        return;
+      case 'chooseModel':
+        await vscode.commands.executeCommand('fastsam.chooseModel');
+        return;
+      case 'downloadModel':
+        // Only offered when canDownload is true, which nothing sets yet.
+        this.services.log.warn('No downloadable FastSAM model is known yet; choose a model file instead.');
+        return;
+      case 'showLog':
+        this.services.log.show(true);
+        return;
+    }
+  }
+
+  /** Segments everything, from the cache when possible; concurrent calls share one run. */
+  segment(): Promise<SegmentOutcome> {
+    this.wanted = true;
+    if (this.run) return this.run.done;
+    const controller = new AbortController();
+    const done = this.runSegmentation(controller).finally(() => {
+      if (this.run?.controller === controller) this.run = undefined;
+    });
+    this.run = { controller, done };
+    return done;
+  }
+
+  settingsChanged(): void {
+    if (!this.wanted || this.disposed) return;
+    this.supersede();
+    void this.segment();
+  }
+
+  /**
+   * Exports the union of masks as `<stem>.mask.png` beside the image (see
+   * mask-export.ts for the rules). `maskIds` defaults to the current selection.
+   */
+  async exportMasks(scope: ExportScope, maskIds: readonly number[] = this.selection): Promise<ExportOutcome | { status: 'failed'; message: string }> {
+    const fail = (message: string, show: (m: string) => Thenable<unknown>) => {
+      this.post({ type: 'exportDone', ok: false, message });
+      void show(message);
+      return { status: 'failed' as const, message };
+    };
+    const shown = this.shown;
+    if (!shown) return fail('There is nothing to export yet: segment the image first.', vscode.window.showInformationMessage);
+    const { result } = shown;
+    const masks = (scope === 'everything' ? result.masks : maskIds.map((id) => result.masks[id]).filter((m) => m !== undefined)).map((m) => m.mask);
+    if (masks.length === 0) return fail('Nothing is selected: click an object in the image, then export.', vscode.window.showInformationMessage);
+
+    const prompts = this.services.prompts();
+    try {
+      const png = await this.services.engine.encodeMaskPng(masks, result.width, result.height);
+      let outcome: ExportOutcome;
+      if (this.resource.scheme === 'file') {
+        outcome = await exportMaskFile(maskPathFor(this.resource.fsPath), png, prompts);
+      } else {
+        const target = await prompts.saveAs(maskPathFor(this.resource.path), `${this.fileName} is not a file on this computer, so its mask cannot be saved beside it.`);
+        outcome = target === undefined ? { status: 'cancelled' } : await exportMaskFile(target, png, prompts, { overwrite: true });
+      }
+      if (outcome.status === 'cancelled') {
+        this.post({ type: 'exportDone', ok: false, message: 'Export cancelled.' });
+        return outcome;
+      }
+      this.services.log.info(`Exported ${masks.length} mask(s) of ${this.resource.fsPath} to ${outcome.path}`);
+      this.post({ type: 'exportDone', ok: true, path: outcome.path });
+      void revealOffer(outcome.path);
+      return outcome;
+    } catch (e) {
+      if (!(e instanceof UserFacingError)) this.services.log.error(`Export of ${this.fileName} failed`, e);
+      return fail(e instanceof Error ? e.message : String(e), vscode.window.showErrorMessage);
+    }
+  }
+
+  override dispose(): void {
+    this.run?.controller.abort();
+    this.run = undefined;
+    super.dispose();
+  }
+
+  // ---- segmentation ---------------------------------------------------------
+
+  private async runSegmentation(controller: AbortController): Promise<SegmentOutcome> {
+    const { signal } = controller;
+    const current = (): boolean => this.run?.controller === controller && !this.disposed;
+    const { engine, cache, log } = this.services;
+    const settings = this.services.settings();
+    try {
+      const header = await this.headerRead;
+      if (!header) return { status: 'failed', message: this.status.message ?? `Cannot read ${this.fileName}` };
+
+      const model = await this.checkModel(settings);
+      if (!current()) throw new CancelledError();
+      if (typeof model === 'string') {
+        this.modelMissing = model;
+        this.setStatus('idle');
+        this.post({ type: 'modelMissing', message: model, canDownload: false });
+        return { status: 'model-missing', message: model };
+      }
+      this.modelMissing = undefined;
+
+      const bytes = await vscode.workspace.fs.readFile(this.resource);
+      const contentHash = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
+      if (!current()) throw new CancelledError();
+      this.contentHash = contentHash;
+      const key: CacheKeyParts = {
+        contentHash,
+        modelPath: model.path,
+        modelMtimeMs: model.mtimeMs,
+        modelSize: model.size,
+        executionProvider: settings.executionProvider,
+        imageSize: settings.imageSize,
+        confidence: settings.confidence,
+        iou: settings.iou,
+        maxDetections: settings.maxDetections,
+      };
+      const hit = cache.get(key);
+      if (hit) {
+        this.show({ key, result: hit, total: 0 }, true);
+        log.info(`${this.fileName}: ${hit.masks.length} masks from the cache`);
+        return { status: 'segmented', masks: hit.masks.length, cached: true };
+      }
+
+      const start = performance.now();
+      const spec = { path: model.path, executionProvider: settings.executionProvider, mtimeMs: model.mtimeMs, size: model.size };
+      // A first guess for the status; the worker reports the real phases.
+      const initial: WorkerPhase = engine.loadedModel?.path === model.path ? 'segmenting' : 'loading-model';
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `FastSAM: ${this.fileName}`, cancellable: true },
+        (progress, token) => {
+          token.onCancellationRequested(() => controller.abort());
+          const onPhase = (phase: WorkerPhase): void => {
+            if (!current()) return;
+            this.setStatus(phase);
+            progress.report({ message: phase === 'loading-model' ? `Loading ${path.basename(model.path)}…` : 'Segmenting…' });
+          };
+          onPhase(initial);
+          return engine.segment({
+            model: spec,
+            image: bytes,
+            name: this.fileName,
+            imageSize: settings.imageSize,
+            confidence: settings.confidence,
+            iou: settings.iou,
+            maxDetections: settings.maxDetections,
+            signal,
+            onPhase,
+          });
+        },
+      );
+      const total = performance.now() - start;
+      // Valid for its key whatever happened to this editor meanwhile.
+      cache.set(key, result);
+      if (!current()) throw new CancelledError();
+      const t = result.timings;
+      log.info(
+        `${this.fileName}: ${result.masks.length} masks, ${result.width}×${result.height} at ${result.imageSize}, ${total.toFixed(0)} ms ` +
+          `(decode ${t.decode.toFixed(0)}, preprocess ${t.preprocess.toFixed(0)}, inference ${t.inference.toFixed(0)}, postprocess ${t.postprocess.toFixed(0)}) on ${engine.loadedModel?.executionProvider ?? '?'}`,
+      );
+      this.show({ key, result, total }, false);
+      return { status: 'segmented', masks: result.masks.length, cached: false };
+    } catch (e) {
+      if (e instanceof CancelledError || signal.aborted) {
+        if (current()) this.setStatus('cancelled');
+        return { status: 'cancelled' };
+      }
+      if (e instanceof ModelError && e.code === 'not-found') {
+        const message = `${e.message}. Choose an ONNX model file to segment images.`;
+        this.modelMissing = message;
+        if (current()) this.post({ type: 'modelMissing', message, canDownload: false });
+        return { status: 'model-missing', message };
+      }
+      const message = errorMessage(e);
+      if (e instanceof UserFacingError) log.warn(`${this.fileName}: ${message}`);
+      else log.error(`Segmentation of ${this.resource.fsPath} failed`, e);
+      if (current()) this.setStatus('error', message);
+      return { status: 'failed', message };
+    }
+  }
+
+  /** The configured model's file, or why there is none (for `modelMissing`). */
+  private async checkModel(settings: FastSamSettings): Promise<{ path: string; mtimeMs: number; size: number } | string> {
+    const modelPath = settings.modelPath;
+    if (!modelPath) return NO_MODEL_MESSAGE;
+    try {
+      const stat = await fs.stat(modelPath);
+      if (!stat.isFile()) return `The FastSAM model path ${modelPath} is not a file. Choose an ONNX model file to segment images.`;
+      return { path: modelPath, mtimeMs: stat.mtimeMs, size: stat.size };
+    } catch {
+      return `The FastSAM model file ${modelPath} was not found. Choose an ONNX model file to segment images.`;
+    }
+  }
+
+  /** Stops the current run without reporting it: a newer one replaces it. */
+  private supersede(): void {
+    this.run?.controller.abort();
+    this.run = undefined;
+  }
+
+  private show(shown: Shown, cached: boolean): void {
+    this.shown = shown;
+    this.selection = [];
+    this.setStatus('ready');
+    this.post(segmentationMessage(shown, cached));
+  }
+
+  // ---- the image file ------------------------------------------------------------
+
+  private async readHeader(): Promise<ImageHeader | undefined> {
+    try {
+      const bytes = await vscode.workspace.fs.readFile(this.resource);
+      return await this.services.engine.probeImage(bytes, this.fileName);
+    } catch (e) {
+      const message = errorMessage(e);
+      this.services.log.warn(`${this.fileName}: ${message}`);
+      this.setStatus('error', message);
+      return undefined;
+    }
+  }
+
+  private fileChanged(): void {
+    clearTimeout(this.changeTimer);
+    this.changeTimer = setTimeout(() => void this.reload(), CHANGE_SETTLE_MS);
+  }
+
+  /** The file changed on disk: its masks are stale, in this editor and in the cache. */
+  private async reload(): Promise<void> {
+    if (this.disposed) return;
+    this.supersede();
+    if (this.contentHash) this.services.cache.deleteContent(this.contentHash);
+    this.contentHash = undefined;
+    this.shown = undefined;
+    this.selection = [];
+    this.version = Date.now();
+    this.headerRead = this.readHeader();
+    const header = await this.headerRead;
+    if (this.disposed) return;
+    this.services.log.info(`${this.fileName} changed on disk; reloaded`);
+    if (header) {
+      this.post({ type: 'imageChanged', imageUri: this.imageUri(), width: header.width, height: header.height, orientation: header.orientation });
+      if (this.wanted) void this.segment();
+      else this.setStatus('idle');
+    }
+  }
+
+  // ---- the webview ---------------------------------------------------------------
+
+  private async sendState(): Promise<void> {
+    const header = await this.headerRead;
+    if (header) {
+      this.post({ type: 'init', imageUri: this.imageUri(), fileName: this.fileName, width: header.width, height: header.height, orientation: header.orientation });
+    }
+    this.post(this.status);
+    if (this.modelMissing) this.post({ type: 'modelMissing', message: this.modelMissing, canDownload: false });
+    // Re-sent from memory: no inference ran for this message.
+    if (this.shown) this.post(segmentationMessage(this.shown, true));
+  }
+
+  private setStatus(phase: EnginePhase, message?: string): void {
+    this.status = this.statusMessage(phase, message);
+    this.post(this.status);
+  }
+
+  private statusMessage(phase: EnginePhase, message?: string): StatusMessage {
+    const modelPath = this.services.settings().modelPath;
+    const loaded = this.services.engine.loadedModel;
+    return {
+      type: 'status',
+      phase,
+      model: modelPath ? path.basename(modelPath) : null,
+      executionProvider: loaded && loaded.path === modelPath ? loaded.executionProvider : null,
+      ...(message !== undefined ? { message } : {}),
+    };
+  }
+
+  private post(message: HostToWebview): void {
+    if (this.disposed) return;
+    this.services.onDidPost?.(this.resource, message);
+    // Before `ready` the webview's script is not listening; `ready` brings the whole state.
+    if (this.ready) void this.panel.webview.postMessage(message);
+  }
+
+  private imageUri(): string {
+    const uri = this.panel.webview.asWebviewUri(this.resource);
+    // The version defeats the webview's cache when the file changes; a URI with a query of its own is left alone.
+    return (uri.query ? uri : uri.with({ query: `version=${this.version}` })).toString();
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const nonce = webcrypto.randomUUID().replace(/-/g, '');
+    const root = this.services.extensionUri;
+    const css = webview.asWebviewUri(vscode.Uri.joinPath(root, 'media', 'editor.css'));
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(root, 'dist', 'webview.js'));
+    const csp = [
+      "default-src 'none'",
+      `img-src ${webview.cspSource} blob: data:`,
+      `style-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+      'worker-src blob:',
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${escapeAttribute(csp)}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${escapeHtml(this.fileName)}</title>
+<link href="${escapeAttribute(css.toString())}" rel="stylesheet">
+</head>
+<body>
+<div id="app"></div>
+<script nonce="${nonce}" src="${escapeAttribute(script.toString())}"></script>
+</body>
+</html>`;
+  }
+}
+
+function segmentationMessage(shown: Shown, cached: boolean): SegmentationMessage {
+  const { result } = shown;
+  const masks: WireMask[] = result.masks.map((m) => ({
+    id: m.id,
+    score: m.score,
+    box: m.box,
+    area: m.mask.area,
+    left: m.mask.left,
+    top: m.mask.top,
+    width: m.mask.width,
+    height: m.mask.height,
+    bits: m.mask.bits,
+  }));
+  return {
+    type: 'segmentation',
+    width: result.width,
+    height: result.height,
+    masks,
+    timings: { ...result.timings, total: shown.total },
+    cached,
+    imageSize: result.imageSize,
+  };
+}
+
+/** Offers to show a written file: in the Explorer when it is in the workspace, else in the OS file manager. */
+async function revealOffer(file: string): Promise<void> {
+  const reveal = 'Reveal in Explorer';
+  const answer = await vscode.window.showInformationMessage(`Saved the mask to ${file}`, reveal);
+  if (answer !== reveal) return;
+  const uri = vscode.Uri.file(file);
+  await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);
+}
+
+function errorMessage(e: unknown): string {
+  if (e instanceof vscode.FileSystemError) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every((n) => Number.isInteger(n) && n >= 0);
+
+/** The message if it has a known shape; the webview is ours, but its messages still cross a trust boundary. */
+function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const m = raw as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready':
+    case 'segment':
+    case 'cancel':
+    case 'chooseModel':
+    case 'downloadModel':
+    case 'showLog':
+      return { type: m.type };
+    case 'export':
+      return (m.scope === 'selection' || m.scope === 'everything') && isIdList(m.maskIds) ? { type: 'export', scope: m.scope, maskIds: m.maskIds } : undefined;
+    case 'selectionChanged':
+      return isIdList(m.maskIds) ? { type: 'selectionChanged', maskIds: m.maskIds } : undefined;
+    default:
+      return undefined;
+  }
+}

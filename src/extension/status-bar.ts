@@ -1,0 +1,45 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Disposable } from './dispose';
+import type { LoadedModel } from './engine-client';
+import type { FastSamSettings } from './settings';
+
+/**
+ * The model and execution provider, in the status bar while a segmentation
+ * editor is active (as the image preview shows the image size). Clicking it
+ * chooses another model file.
+ */
+export class ModelStatusBarEntry extends Disposable {
+  private readonly item: vscode.StatusBarItem;
+
+  constructor() {
+    super();
+    this.item = this.register(vscode.window.createStatusBarItem('fastsam.model', vscode.StatusBarAlignment.Right, 101));
+    this.item.name = 'FastSAM Model';
+    this.item.command = 'fastsam.chooseModel';
+  }
+
+  /** Shows the entry for an active editor, or hides it (`visible` false). */
+  update(visible: boolean, settings: FastSamSettings, loaded: LoadedModel | undefined): void {
+    if (!visible) {
+      this.item.hide();
+      return;
+    }
+    const modelPath = settings.modelPath;
+    if (!modelPath) {
+      this.item.text = '$(warning) FastSAM: no model';
+      this.item.tooltip = 'No FastSAM model is configured. Click to choose an ONNX model file.';
+    } else {
+      const inUse = loaded?.path === modelPath ? loaded.executionProvider : undefined;
+      this.item.text = `$(sparkle) ${path.basename(modelPath)} · ${inUse ?? settings.executionProvider}`;
+      this.item.tooltip = [
+        `FastSAM model: ${modelPath}`,
+        inUse
+          ? `Execution provider: ${inUse} (setting: ${settings.executionProvider})`
+          : `Execution provider: ${settings.executionProvider} (the one in use is known once the model loads)`,
+        'Click to choose another model file.',
+      ].join('\n');
+    }
+    this.item.show();
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * What `activate` returns when VS Code runs the extension's tests
+ * (ExtensionMode.Test), and nothing otherwise: the extension-host tests
+ * (test/extension) observe the editors' messages, speak for a webview, and
+ * script the dialogs' answers through it.
+ */
+import type * as vscode from 'vscode';
+import type { HostToWebview, WebviewToHost } from '../shared/protocol';
+import type { Prompts } from './prompts';
+
+export interface PostedMessage {
+  /** The image of the editor that sent it. */
+  resource: vscode.Uri;
+  message: HostToWebview;
+}
+
+export interface FastSamTestApi {
+  /** Every message a segmentation editor sends to its webview. */
+  readonly onDidPostMessage: vscode.Event<PostedMessage>;
+  /** Handles `message` as if the webview of the editor of `resource` had sent it. */
+  receive(resource: vscode.Uri, message: WebviewToHost): Promise<void>;
+  /** Answers the dialogs with these functions instead (undefined: the real dialogs again). */
+  setPrompts(prompts: Partial<Prompts> | undefined): void;
+  /** Results held by the result cache. */
+  readonly cachedResults: number;
+}

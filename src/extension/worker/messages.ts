@@ -1,0 +1,133 @@
+/**
+ * Messages between the extension host (src/extension/engine-client.ts) and the
+ * engine worker (engine-worker.ts). Structured clone carries them, so typed
+ * arrays cross as they are, and the large ones are transferred, not copied.
+ */
+import type { SegmentationResult } from '../../core/engine';
+import type { BoxMask } from '../../core/masks/box-mask';
+import type { ExecutionProviderChoice } from '../../core/model/segmentation-model';
+
+/** Which model to run; the worker reloads when any field differs from the model it holds. */
+export interface ModelSpec {
+  path: string;
+  executionProvider: ExecutionProviderChoice;
+  /** The file's modification time and size: a model replaced at the same path is loaded again. */
+  mtimeMs: number;
+  size: number;
+}
+
+export interface SegmentParameters {
+  imageSize: number;
+  confidence: number;
+  iou: number;
+  maxDetections: number;
+}
+
+// ---- host → worker ---------------------------------------------------------
+
+export interface SegmentJob extends SegmentParameters {
+  type: 'segment';
+  id: number;
+  model: ModelSpec;
+  /** The image file's bytes (transferred). */
+  image: Uint8Array;
+  /** How error messages name the image. */
+  name: string;
+}
+
+/** Reads an image's header; answered at once, even while a segmentation runs. */
+export interface ProbeJob {
+  type: 'probe';
+  id: number;
+  /** The image file's bytes (transferred). */
+  image: Uint8Array;
+  name: string;
+}
+
+/** Encodes the union of masks as an 8-bit PNG; answered at once, even while a segmentation runs. */
+export interface EncodeMaskJob {
+  type: 'encodeMask';
+  id: number;
+  masks: BoxMask[];
+  width: number;
+  height: number;
+}
+
+/** Stops a job: a queued one is dropped, a running one stops at its next stage. */
+export interface CancelJob {
+  type: 'cancel';
+  id: number;
+}
+
+export type HostToWorker = SegmentJob | ProbeJob | EncodeMaskJob | CancelJob;
+
+// ---- worker → host ---------------------------------------------------------
+
+export type WorkerPhase = 'loading-model' | 'segmenting';
+
+export interface PhaseMessage {
+  type: 'phase';
+  id: number;
+  phase: WorkerPhase;
+}
+
+export interface ModelLoadedMessage {
+  type: 'modelLoaded';
+  path: string;
+  /** The provider in use (what 'auto' resolved to). */
+  executionProvider: string;
+}
+
+export interface SegmentedMessage {
+  type: 'segmented';
+  id: number;
+  result: SegmentationResult;
+}
+
+/** What the editor needs to show an image before any segmentation. */
+export interface ImageHeader {
+  /** Size as displayed (EXIF orientation applied). */
+  width: number;
+  height: number;
+  /** The EXIF orientation, 1 when none. */
+  orientation: number;
+  format: string;
+}
+
+export interface ProbedMessage {
+  type: 'probed';
+  id: number;
+  header: ImageHeader;
+}
+
+export interface EncodedMessage {
+  type: 'encoded';
+  id: number;
+  png: Uint8Array;
+}
+
+/**
+ * How an error crosses the thread boundary: its kind decides the class the host
+ * rebuilds ('user' and 'model' messages are shown as they are; 'internal' is a bug).
+ */
+export interface SerializedError {
+  kind: 'cancelled' | 'model' | 'user' | 'internal';
+  message: string;
+  /** ModelError's code, for 'model'. */
+  code?: string;
+  stack?: string;
+}
+
+export interface FailedMessage {
+  type: 'failed';
+  id: number;
+  error: SerializedError;
+}
+
+export interface LogMessage {
+  type: 'log';
+  level: 'info' | 'warn';
+  message: string;
+}
+
+export type WorkerToHost = PhaseMessage | ModelLoadedMessage | SegmentedMessage | ProbedMessage | EncodedMessage | FailedMessage | LogMessage;
