@@ -3,14 +3,16 @@
  */
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { FastSamEngine } from '../core/engine';
 import { PromptError, UserFacingError } from '../core/errors';
 import { indexMapPng, selectionMaskPng } from '../core/export/mask-images';
 import { resultToJson } from '../core/export/result-json';
 import { describeWriteError, writeFilesAtomic } from '../core/io/atomic-write';
-import type { Logger } from '../core/logger';
-import type { ExecutionProviderChoice } from '../core/model/segmentation-model';
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../core/model/segmentation-model';
 import { type BoxPrompt, isEmptyPrompt, type PointPrompt, type Prompt, selectMasks } from '../core/prompts/select';
+import { parseNumberList, parseNumberOption, UsageError } from './args';
+import { type CommandIo, commandLogger } from './io';
 
 export interface SegmentCommandOptions {
   images: string[];
@@ -26,10 +28,82 @@ export interface SegmentCommandOptions {
   executionProvider: ExecutionProviderChoice;
 }
 
-export interface CommandIo {
-  stdout: (line: string) => void;
-  stderr: (line: string) => void;
-  logger: Logger;
+export const SEGMENT_USAGE = `Usage:
+  fastsam segment <image...> --model <model.onnx> [options]
+
+Segments every object in each image with a FastSAM (YOLOv8-seg) ONNX model, or
+selects objects with point and box prompts. No prompt means everything.
+
+Options:
+  --model <path>          FastSAM ONNX model (required)
+  --imgsz <N>             model input side, a multiple of 32 (default 1024; 640 is faster)
+  --conf <F>              confidence threshold (default 0.4)
+  --iou <F>               NMS IoU threshold (default 0.9)
+  --point <X,Y[,LABEL]>   a point prompt in image pixels; LABEL 1 = object (default), 0 = background. Repeatable
+  --box <X1,Y1,X2,Y2>     a box prompt in image pixels. Repeatable
+  --out <DIR>             write <stem>.mask.png (prompts) or <stem>.masks.png + <stem>.masks.json (everything)
+  --overwrite             replace existing output files (otherwise an existing file is an error)
+  --json                  print one JSON object per image on stdout
+  --provider <name>       execution provider: ${EXECUTION_PROVIDER_CHOICES.join(', ')} (default auto)
+  --verbose               log model loading and provider choices on stderr
+  -h, --help              show this help
+
+A value starting with "-" is attached with "=": --box=-10,-10,200,150
+`;
+
+export function parsePoint(value: string): PointPrompt {
+  const [x, y, label = 1] = parseNumberList('point', value, [2, 3], 'X,Y or X,Y,LABEL');
+  if (label !== 0 && label !== 1) throw new UsageError(`--point label must be 1 (object) or 0 (background), got ${label}`);
+  return { x: x!, y: y!, label };
+}
+
+export function parseBox(value: string): BoxPrompt {
+  return parseNumberList('box', value, [4], 'X1,Y1,X2,Y2') as BoxPrompt;
+}
+
+export function parseSegmentArgs(argv: string[]): SegmentCommandOptions & { verbose: boolean } {
+  const { values, positionals: images } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      imgsz: { type: 'string' },
+      conf: { type: 'string' },
+      iou: { type: 'string' },
+      point: { type: 'string', multiple: true },
+      box: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      overwrite: { type: 'boolean' },
+      json: { type: 'boolean' },
+      provider: { type: 'string' },
+      verbose: { type: 'boolean' },
+    },
+  });
+  if (images.length === 0) throw new UsageError('No image given');
+  if (!values.model) throw new UsageError('--model is required');
+  const provider = values.provider ?? 'auto';
+  if (!EXECUTION_PROVIDER_CHOICES.includes(provider as ExecutionProviderChoice)) {
+    throw new UsageError(`--provider must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got "${provider}"`);
+  }
+  return {
+    images,
+    model: values.model,
+    imageSize: parseNumberOption('imgsz', values.imgsz, (n) => Number.isInteger(n) && n >= 32 && n % 32 === 0, 'a positive multiple of 32'),
+    confidence: parseNumberOption('conf', values.conf, (n) => n >= 0 && n <= 1, 'between 0 and 1'),
+    iou: parseNumberOption('iou', values.iou, (n) => n >= 0 && n <= 1, 'between 0 and 1'),
+    points: (values.point ?? []).map(parsePoint),
+    boxes: (values.box ?? []).map(parseBox),
+    outDir: values.out,
+    json: values.json ?? false,
+    overwrite: values.overwrite ?? false,
+    executionProvider: provider as ExecutionProviderChoice,
+    verbose: values.verbose ?? false,
+  };
+}
+
+export async function runSegmentCommand(argv: string[], io: CommandIo): Promise<number> {
+  const options = parseSegmentArgs(argv);
+  return runSegment(options, { ...io, logger: commandLogger(io, options.verbose) });
 }
 
 /** The output files for one image, or null when nothing is to be written. */
