@@ -29,7 +29,7 @@ const SCENE: Scene = {
 };
 const RENDERED = renderScene(SCENE);
 // shared/ sits beside the repository checkout, here and in CI; the lead copies these into the project later.
-const SAMPLES = path.resolve(__dirname, '../../../shared/samples');
+const SAMPLES = path.resolve(__dirname, '../../samples/photos');
 
 let dir: string;
 

@@ -13,7 +13,7 @@ import { encodeScene, renderScene } from '../helpers/shapes';
 import type { RGB, Scene } from '../helpers/shapes';
 
 // shared/ sits beside the repository checkout, here and in CI; the lead copies these into the project later.
-const SAMPLES = path.resolve(__dirname, '../../../shared/samples');
+const SAMPLES = path.resolve(__dirname, '../../samples/photos');
 const PAD = Math.fround(PAD_VALUE / 255);
 const unit = (v: number): number => Math.fround(v / 255);
 
