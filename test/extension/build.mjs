@@ -25,6 +25,32 @@ const testFilesPlugin = {
   },
 };
 
+const repoRoot = path.resolve(testDir, '../..');
+const sourceDirs = ['test', 'scripts'].map((d) => path.join(repoRoot, d) + path.sep);
+
+/**
+ * Test helpers and fixture scripts are shared with the unit tests, which run from
+ * source (tsx) and find files next to them with __dirname. In this bundle __dirname
+ * would be out/test/extension/, so in files under test/ and scripts/ (not src/,
+ * whose code must see its bundled layout) __dirname/__filename become the source
+ * file's own folder/path.
+ * @type {import('esbuild').Plugin}
+ */
+const sourceDirnamePlugin = {
+  name: 'source-dirname',
+  setup(build) {
+    build.onLoad({ filter: /\.[cm]?[jt]s$/ }, async (args) => {
+      if (!sourceDirs.some((d) => args.path.startsWith(d)) || args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      const source = await fs.promises.readFile(args.path, 'utf8');
+      if (!/\b__(dirname|filename)\b/.test(source)) return undefined;
+      const contents = source
+        .replace(/\b__dirname\b/g, JSON.stringify(path.dirname(args.path)))
+        .replace(/\b__filename\b/g, JSON.stringify(args.path));
+      return { contents, loader: path.extname(args.path).endsWith('js') ? 'js' : 'ts' };
+    });
+  },
+};
+
 /**
  * @param {string[]} external packages left to node_modules at run time
  * @returns {import('esbuild').BuildOptions}
@@ -39,6 +65,6 @@ export function extensionTestsBuild(external) {
     target: 'node20',
     // mocha is a devDependency, resolved from the repo's node_modules at run time.
     external: [...new Set([...external, 'vscode', 'mocha'])],
-    plugins: [testFilesPlugin],
+    plugins: [testFilesPlugin, sourceDirnamePlugin],
   };
 }

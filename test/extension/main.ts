@@ -5,8 +5,9 @@ import * as path from 'node:path';
 
 process.setSourceMapsEnabled(true);
 
-// A computed path: esbuild leaves this require to run time.
-const suite = require(path.join(__dirname, 'suite.js')) as { run(): Promise<void> };
+// A computed path: esbuild leaves this require to run time. (module.filename, not
+// __dirname, which build.mjs rewrites to the source folder in test/ files.)
+const suite = require(path.join(path.dirname(module.filename), 'suite.js')) as { run(): Promise<void> };
 
 export function run(): Promise<void> {
   return suite.run();

@@ -5,6 +5,7 @@
 //   - <resultsPath>     : the final TestResults JSON, written atomically when done
 // The launcher passes <resultsPath> through the environment variable RESULTS_ENV.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export const RESULTS_ENV = 'FASTSAM_VSCODE_TEST_RESULTS';
 /** Optional Mocha grep (a plain string, matched against full titles). */
@@ -130,4 +131,33 @@ export function finishRun(opts: {
   if (problem) say(`FAILED: ${problem}`);
   process.stdout.write(`${summaryLine(results)}\n`);
   return problem ? 1 : 0;
+}
+
+/**
+ * A fresh folder for one run's logs and results: <base>/<date-time>-<pid>, so that
+ * runs in the same tree at the same time don't mix. <base>/latest links to it.
+ * Keeps the 10 newest runs (and any from the last 30 minutes).
+ */
+export function createRunDir(base: string): string {
+  fs.mkdirSync(base, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const dir = path.join(base, `${stamp}-${process.pid}`);
+  fs.mkdirSync(dir);
+  const runs = fs
+    .readdirSync(base, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^\d{8}-\d{6}-\d+$/.test(e.name))
+    .map((e) => ({ name: e.name, mtime: fs.statSync(path.join(base, e.name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const r of runs.slice(10)) {
+    if (Date.now() - r.mtime > 30 * 60_000) fs.rmSync(path.join(base, r.name), { recursive: true, force: true });
+  }
+  try {
+    const tmp = path.join(base, `.latest-${process.pid}`);
+    fs.rmSync(tmp, { force: true });
+    fs.symlinkSync(path.basename(dir), tmp);
+    fs.renameSync(tmp, path.join(base, 'latest'));
+  } catch {
+    // a convenience only
+  }
+  return dir;
 }

@@ -6,7 +6,7 @@
 //
 // Same suite, same results contract (test/vscode/results.ts) as the server launcher.
 // VS Code goes to .vscode-test/ (test-electron's cache). Logs and results go to
-// test-results/vscode-extension-tests-electron/.
+// test-results/vscode-extension-tests-electron/<run>/.
 //
 // Env: VSCODE_TEST_VERSION (default 1.100.3, the server launcher's version; or 'stable', 'insiders'),
 //      VSCODE_EXECUTABLE_PATH (use this VS Code instead of downloading one),
@@ -15,10 +15,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
-import { FileTail, RESULTS_ENV, finishRun, progressLogPath, readResults, summaryLine } from './results';
+import { FileTail, RESULTS_ENV, createRunDir, finishRun, progressLogPath, readResults, summaryLine } from './results';
 import { REPO_ROOT, VSCODE_TEST_DIR, createWorkspace } from './server';
 
-const OUT_DIR = path.join(REPO_ROOT, 'test-results', 'vscode-extension-tests-electron');
+const RUNS_DIR = path.join(REPO_ROOT, 'test-results', 'vscode-extension-tests-electron');
 const SUITE = path.join(REPO_ROOT, 'out', 'test', 'extension', 'index.js');
 const EXTENSION_MAIN = path.join(REPO_ROOT, 'dist', 'extension.js');
 
@@ -34,10 +34,9 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  fs.rmSync(OUT_DIR, { recursive: true, force: true });
-  fs.mkdirSync(OUT_DIR, { recursive: true });
-  const resultsPath = path.join(OUT_DIR, 'results.json');
-  const logFile = path.join(OUT_DIR, 'vscode.log');
+  const outDir = createRunDir(RUNS_DIR);
+  const resultsPath = path.join(outDir, 'results.json');
+  const logFile = path.join(outDir, 'vscode.log');
   const log = fs.createWriteStream(logFile);
   const ownWorkspace = !process.env.FASTSAM_TEST_WORKSPACE;
   const workspace = ownWorkspace

@@ -4,7 +4,7 @@
 //   bash scripts/vscode-server/install.sh && npm run build && npm run test:vscode
 //
 // Builds nothing itself. Logs (server, browser console) and the results JSON go
-// to test-results/vscode-extension-tests/. Exit code 0 only when every test passed
+// to test-results/vscode-extension-tests/<run>/ (and .../latest). Exit code 0 only when every test passed
 // and at least one ran.
 //
 // Env: FASTSAM_VSCODE_TEST_GREP (only tests whose full title contains it),
@@ -14,11 +14,11 @@
 //      plus those of test/vscode/server.ts (HEADED=1, FASTSAM_VSCODE_SERVER_ECHO=1, ...).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileTail, RESULTS_ENV, finishRun, progressLogPath, readResults, summaryLine, type TestResults } from './results';
+import { FileTail, RESULTS_ENV, createRunDir, finishRun, progressLogPath, readResults, summaryLine, type TestResults } from './results';
 import { REPO_ROOT, createWorkspace, delay, launchChromium, startServer, tail, type LaunchedChromium, type VSCodeServer } from './server';
 
 const RUN_TIMEOUT_MS = Number(process.env.FASTSAM_VSCODE_RUN_TIMEOUT_MS || 10 * 60_000);
-const OUT_DIR = path.join(REPO_ROOT, 'test-results', 'vscode-extension-tests');
+const RUNS_DIR = path.join(REPO_ROOT, 'test-results', 'vscode-extension-tests');
 const SUITE = path.join(REPO_ROOT, 'out', 'test', 'extension', 'index.js');
 const EXTENSION_MAIN = path.join(REPO_ROOT, 'dist', 'extension.js');
 const EXT_HOST_EXIT = /Extension Host Process exited with code: (-?\d+|null), signal: (\w+)/;
@@ -35,10 +35,9 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  fs.rmSync(OUT_DIR, { recursive: true, force: true });
-  fs.mkdirSync(OUT_DIR, { recursive: true });
-  const resultsPath = path.join(OUT_DIR, 'results.json');
-  const browserLog = fs.createWriteStream(path.join(OUT_DIR, 'browser-console.log'));
+  const outDir = createRunDir(RUNS_DIR);
+  const resultsPath = path.join(outDir, 'results.json');
+  const browserLog = fs.createWriteStream(path.join(outDir, 'browser-console.log'));
   const workspace = process.env.FASTSAM_TEST_WORKSPACE
     ? path.resolve(process.env.FASTSAM_TEST_WORKSPACE)
     : createWorkspace();
@@ -61,8 +60,8 @@ async function main(): Promise<number> {
   try {
     // The server's environment reaches the extension host it forks: that is how
     // the suite learns where to write its results.
-    server = await startServer({ env: { [RESULTS_ENV]: resultsPath }, logFile: path.join(OUT_DIR, 'server.log') });
-    say(`VS Code server on ${server.origin} (pid ${server.pid})`);
+    server = await startServer({ env: { [RESULTS_ENV]: resultsPath }, logFile: path.join(outDir, 'server.log') });
+    say(`VS Code server on ${server.origin} (pid ${server.pid}); logs in ${path.relative(REPO_ROOT, outDir)}`);
     browser = await launchChromium({ onConsole: (line) => browserLog.write(`${new Date().toISOString()} ${line}\n`) });
     const url = server.workbenchUrl({ folder: workspace, extensionDevelopmentPath: REPO_ROOT, extensionTestsPath: SUITE });
     await browser.page.goto(url);
@@ -113,7 +112,7 @@ async function main(): Promise<number> {
 
     if (!results) {
       say(`server log (${path.relative(REPO_ROOT, server.logFile)}), last lines:\n${tail(server.output(), 60)}`);
-      say(`browser console: ${path.relative(REPO_ROOT, path.join(OUT_DIR, 'browser-console.log'))}`);
+      say(`browser console: ${path.relative(REPO_ROOT, path.join(outDir, 'browser-console.log'))}`);
     }
     return finishRun({ results, problem, reportAlreadyPrinted: progress.started, say });
   } finally {
