@@ -12,7 +12,8 @@ const USAGE = `Usage:
   fastsam <command> --help
 
 Commands:
-  segment   segment every object in images, or select objects with point and box prompts
+  segment   segment every object in images, or select objects with point and box prompts;
+            with --format, export masks of images and folders (COCO, YOLO, LabelMe, PNGs)
 `;
 
 /** Each command parses its own arguments and returns the exit code. */

@@ -6,6 +6,8 @@ import { promises as fs } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FastSamEngine } from '../core/engine';
 import { PromptError, UserFacingError } from '../core/errors';
+import { collectImages } from '../core/export/batch';
+import { ensureFolder, type ExportFormatId, type ImageInput } from '../core/export/formats';
 import { indexMapPng, selectionMaskPng } from '../core/export/mask-images';
 import { resultToJson } from '../core/export/result-json';
 import { describeWriteError, writeFilesAtomic } from '../core/io/atomic-write';
@@ -13,6 +15,7 @@ import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../cor
 import { type BoxPrompt, isEmptyPrompt, type PointPrompt, type Prompt, selectMasks } from '../core/prompts/select';
 import { parseNumberList, parseNumberOption, UsageError } from './args';
 import { type CommandIo, commandLogger } from './io';
+import { parseFormats, runSegmentExport } from './segment-export';
 
 export interface SegmentCommandOptions {
   images: string[];
@@ -26,6 +29,11 @@ export interface SegmentCommandOptions {
   json: boolean;
   overwrite: boolean;
   executionProvider: ExecutionProviderChoice;
+  /** --format: export these formats through the batch exporter (skip and resume rules) instead of the default files. */
+  formats?: ExportFormatId[];
+  cocoPolygons?: boolean;
+  polygonTolerance?: number;
+  cocoDataset?: string;
 }
 
 export const SEGMENT_USAGE = `Usage:
@@ -33,6 +41,7 @@ export const SEGMENT_USAGE = `Usage:
 
 Segments every object in each image with a FastSAM (YOLOv8-seg) ONNX model, or
 selects objects with point and box prompts. No prompt means everything.
+A folder stands for the images in it and its subfolders.
 
 Options:
   --model <path>          FastSAM ONNX model (required)
@@ -43,6 +52,14 @@ Options:
   --box <X1,Y1,X2,Y2>     a box prompt in image pixels. Repeatable
   --out <DIR>             write <stem>.mask.png (prompts) or <stem>.masks.png + <stem>.masks.json (everything)
   --overwrite             replace existing output files (otherwise an existing file is an error)
+  --format <LIST>         export these formats instead, comma-separated: mask, index, coco, yolo,
+                          labelme, cutout, overlay; next to each image, or in --out DIR (keeping
+                          subfolders). Images whose files all exist are skipped, so running the
+                          same command again continues an interrupted export
+  --coco-polygons         COCO segmentation as polygons instead of compressed RLE
+  --tolerance <PX>        polygon simplification tolerance in pixels (default 1; 0 = exact outline)
+  --coco-dataset <FILE>   the COCO file of all images (default for a folder or several images:
+                          _annotations.coco.json in --out DIR, else in the inputs' folder)
   --json                  print one JSON object per image on stdout
   --provider <name>       execution provider: ${EXECUTION_PROVIDER_CHOICES.join(', ')} (default auto)
   --verbose               log model loading and provider choices on stderr
@@ -77,6 +94,10 @@ export function parseSegmentArgs(argv: string[]): SegmentCommandOptions & { verb
       json: { type: 'boolean' },
       provider: { type: 'string' },
       verbose: { type: 'boolean' },
+      format: { type: 'string', multiple: true },
+      'coco-polygons': { type: 'boolean' },
+      tolerance: { type: 'string' },
+      'coco-dataset': { type: 'string' },
     },
   });
   if (images.length === 0) throw new UsageError('No image given');
@@ -84,6 +105,14 @@ export function parseSegmentArgs(argv: string[]): SegmentCommandOptions & { verb
   const provider = values.provider ?? 'auto';
   if (!EXECUTION_PROVIDER_CHOICES.includes(provider as ExecutionProviderChoice)) {
     throw new UsageError(`--provider must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got "${provider}"`);
+  }
+  const formats = values.format ? parseFormats(values.format) : undefined;
+  for (const [flag, given, needs] of [
+    ['--tolerance', values.tolerance !== undefined, formats !== undefined],
+    ['--coco-polygons', values['coco-polygons'] !== undefined, formats?.includes('coco')],
+    ['--coco-dataset', values['coco-dataset'] !== undefined, formats?.includes('coco')],
+  ] as const) {
+    if (given && !needs) throw new UsageError(`${flag} needs --format${flag === '--tolerance' ? '' : ' with coco'}`);
   }
   return {
     images,
@@ -98,6 +127,10 @@ export function parseSegmentArgs(argv: string[]): SegmentCommandOptions & { verb
     overwrite: values.overwrite ?? false,
     executionProvider: provider as ExecutionProviderChoice,
     verbose: values.verbose ?? false,
+    formats,
+    cocoPolygons: values['coco-polygons'] ?? false,
+    polygonTolerance: parseNumberOption('tolerance', values.tolerance, (n) => n >= 0, 'a number of pixels >= 0'),
+    cocoDataset: values['coco-dataset'],
   };
 }
 
@@ -106,10 +139,10 @@ export async function runSegmentCommand(argv: string[], io: CommandIo): Promise<
   return runSegment(options, { ...io, logger: commandLogger(io, options.verbose) });
 }
 
-/** The output files for one image, or null when nothing is to be written. */
-function outputFiles(options: SegmentCommandOptions, image: string): { mask: string; index: string; json: string } | null {
+/** The output files for one image, or null when nothing is to be written. Images found in a folder keep their subfolder under --out. */
+function outputFiles(options: SegmentCommandOptions, image: ImageInput): { mask: string; index: string; json: string } | null {
   if (!options.outDir) return null;
-  const stem = path.join(options.outDir, path.basename(image, path.extname(image)));
+  const stem = path.join(options.outDir, image.relativeDir, path.basename(image.path, path.extname(image.path)));
   return { mask: `${stem}.mask.png`, index: `${stem}.masks.png`, json: `${stem}.masks.json` };
 }
 
@@ -117,6 +150,13 @@ function outputFiles(options: SegmentCommandOptions, image: string): { mask: str
 export async function runSegment(options: SegmentCommandOptions, io: CommandIo): Promise<number> {
   const prompt: Prompt = { points: options.points, boxes: options.boxes };
   const engine = await FastSamEngine.create({ modelPath: options.model, executionProvider: options.executionProvider, logger: io.logger });
+  if (options.formats) {
+    try {
+      return await runSegmentExport(engine, { ...options, formats: options.formats, cocoPolygons: options.cocoPolygons ?? false }, prompt, io);
+    } finally {
+      await engine.dispose();
+    }
+  }
   if (options.outDir) {
     try {
       await fs.mkdir(options.outDir, { recursive: true });
@@ -126,14 +166,19 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
   }
   let failures = 0;
   try {
-    for (const image of options.images) {
+    const { images, unreadable } = await collectImages(options.images);
+    for (const u of unreadable) {
+      failures++;
+      io.stderr(`fastsam: ${u.message}`);
+    }
+    for (const image of images) {
       try {
         await segmentOne(engine, image, prompt, options, io);
       } catch (e) {
         if (!(e instanceof UserFacingError)) throw e;
         failures++;
         // Prompt errors don't know the image; image errors already name it.
-        io.stderr(`fastsam: ${e instanceof PromptError ? `${image}: ` : ''}${e.message}`);
+        io.stderr(`fastsam: ${e instanceof PromptError ? `${image.path}: ` : ''}${e.message}`);
       }
     }
   } finally {
@@ -142,7 +187,8 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
   return failures === 0 ? 0 : 1;
 }
 
-async function segmentOne(engine: FastSamEngine, image: string, prompt: Prompt, options: SegmentCommandOptions, io: CommandIo): Promise<void> {
+async function segmentOne(engine: FastSamEngine, input: ImageInput, prompt: Prompt, options: SegmentCommandOptions, io: CommandIo): Promise<void> {
+  const image = input.path;
   const start = performance.now();
   const result = await engine.segment(image, { imageSize: options.imageSize, confidence: options.confidence, iou: options.iou });
   const promptStart = performance.now();
@@ -155,8 +201,9 @@ async function segmentOne(engine: FastSamEngine, image: string, prompt: Prompt, 
 
   const json = resultToJson(image, result, picks, { ...result.timings, prompt: promptMs, total: performance.now() - start });
 
-  const files = outputFiles(options, image);
+  const files = outputFiles(options, input);
   if (files) {
+    await ensureFolder(path.dirname(files.mask));
     // Index map value i + 1 is json.masks[i]: both follow the picks' order.
     const chosen = picks.filter((p) => p.length > 0).map((p) => result.masks[p[0]!]!.mask);
     const { width, height } = result;
