@@ -236,14 +236,16 @@ describe('fastsam segment: bad input', () => {
 
 describe('fastsam segment: images never seen, any size and orientation', () => {
   it('finds every shape in a rotated JPEG and a tall PNG', async () => {
-    const cases: [string, Scene, Parameters<typeof encodeScene>[2]][] = [
-      ['rotated.jpg', randomScene(SEED + 10, 900, 600, paletteColors), { orientation: 8, quality: 95 }],
-      ['tall.png', randomScene(SEED + 11, 250, 1300, paletteColors), {}],
+    // At S = 640 a prototype cell of the 1300-pixel image is 8 pixels, too coarse for the
+    // 0.95 bound on its smallest shapes (a quarter of 250 pixels); it gets the default 1024.
+    const cases: [string, Scene, Parameters<typeof encodeScene>[2], number][] = [
+      ['rotated.jpg', randomScene(SEED + 10, 900, 600, paletteColors), { orientation: 8, quality: 95 }, 640],
+      ['tall.png', randomScene(SEED + 11, 250, 1300, paletteColors), {}, 1024],
     ];
-    for (const [name, scene, opts] of cases) {
+    for (const [name, scene, opts, imageSize] of cases) {
       const file = path.join(dir, name);
       writeFileSync(file, await encodeScene(scene, name.endsWith('.jpg') ? 'jpeg' : 'png', opts));
-      const run = await fastsam(['segment', file, '--model', model, '--json', '--imgsz', '640']);
+      const run = await fastsam(['segment', file, '--model', model, '--json', '--imgsz', String(imageSize)]);
       assert.equal(run.code, 0, run.stderr);
       const [json] = parseLines(run.stdout);
       // The JSON, decoded, must meet the same bounds as the engine's own result.
@@ -252,7 +254,7 @@ describe('fastsam segment: images never seen, any size and orientation', () => {
         {
           width: json!.width,
           height: json!.height,
-          imageSize: 640,
+          imageSize,
           timings: { decode: 0, preprocess: 0, inference: 0, postprocess: 0 },
           masks: json!.masks.map((m) => ({ id: m.id, score: m.score, box: m.bbox, mask: fromFullMask(decodeRleToFull(m.rle), json!.width, json!.height) })),
         },
