@@ -10,7 +10,6 @@
  * mask encoding are short and answered at once, between the stages of a
  * running segmentation.
  */
-import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { FastSamEngine, type SegmentationResult } from '../../core/engine';
 import { CancelledError, ModelError, UserFacingError } from '../../core/errors';
@@ -22,12 +21,6 @@ import type { EncodeMaskJob, HostToWorker, ModelSpec, ProbeJob, SegmentJob, Seri
 
 if (!parentPort) throw new Error('engine-worker.js runs as a worker thread of the FastSAM extension');
 const port = parentPort;
-
-// Linux keeps nice values per thread: lowered here, for this thread and the
-// inference threads onnxruntime starts from it, the extension host's main thread
-// wins the CPU whenever it needs it, even with every core busy segmenting.
-// Elsewhere the call would lower the whole extension host, so it is Linux only.
-if (process.platform === 'linux') os.setPriority(os.constants.priority.PRIORITY_BELOW_NORMAL);
 
 function send(message: WorkerToHost, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
