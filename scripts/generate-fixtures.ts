@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 
+import { writeClipPaletteFixture } from './fixtures/clip-fixture';
 import { writePaletteFastSamModel } from './fixtures/palette-fastsam';
 
 const FIXTURES_DIR = path.resolve(__dirname, '../models/fixtures');
@@ -13,6 +14,9 @@ async function main(): Promise<void> {
   const file = path.join(FIXTURES_DIR, 'palette-fastsam.onnx');
   await writePaletteFastSamModel(file);
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  const clip = path.join(FIXTURES_DIR, 'clip-palette');
+  await writeClipPaletteFixture(clip);
+  console.log(`wrote ${path.relative(process.cwd(), clip)}/`);
 }
 
 main().catch((err: unknown) => {

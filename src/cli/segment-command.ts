@@ -15,6 +15,8 @@ import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../cor
 import { type BoxPrompt, isEmptyPrompt, type PointPrompt, type Prompt, selectMasks } from '../core/prompts/select';
 import { parseNumberList, parseNumberOption, UsageError } from './args';
 import { type CommandIo, commandLogger } from './io';
+import { loadTextPrompter, parseTextArgs, selectByText, TEXT_OPTIONS_USAGE, type TextPromptArgs, withTextScores } from './text-prompt';
+import type { TextPrompter } from '../core/clip/text-prompt';
 import { parseFormats, runSegmentExport } from './segment-export';
 
 export interface SegmentCommandOptions {
@@ -29,6 +31,8 @@ export interface SegmentCommandOptions {
   json: boolean;
   overwrite: boolean;
   executionProvider: ExecutionProviderChoice;
+  /** --text: choose masks by CLIP similarity to a text instead of points and boxes. */
+  text?: TextPromptArgs;
   /** --format: export these formats through the batch exporter (skip and resume rules) instead of the default files. */
   formats?: ExportFormatId[];
   cocoPolygons?: boolean;
@@ -50,6 +54,7 @@ Options:
   --iou <F>               NMS IoU threshold (default 0.9)
   --point <X,Y[,LABEL]>   a point prompt in image pixels; LABEL 1 = object (default), 0 = background. Repeatable
   --box <X1,Y1,X2,Y2>     a box prompt in image pixels. Repeatable
+${TEXT_OPTIONS_USAGE}
   --out <DIR>             write <stem>.mask.png (prompts) or <stem>.masks.png + <stem>.masks.json (everything)
   --overwrite             replace existing output files (otherwise an existing file is an error)
   --format <LIST>         export these formats instead, comma-separated: mask, index, coco, yolo,
@@ -89,6 +94,9 @@ export function parseSegmentArgs(argv: string[]): SegmentCommandOptions & { verb
       iou: { type: 'string' },
       point: { type: 'string', multiple: true },
       box: { type: 'string', multiple: true },
+      text: { type: 'string' },
+      'clip-model': { type: 'string' },
+      'all-above': { type: 'string' },
       out: { type: 'string' },
       overwrite: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -127,6 +135,7 @@ export function parseSegmentArgs(argv: string[]): SegmentCommandOptions & { verb
     overwrite: values.overwrite ?? false,
     executionProvider: provider as ExecutionProviderChoice,
     verbose: values.verbose ?? false,
+    text: parseTextArgs(values),
     formats,
     cocoPolygons: values['coco-polygons'] ?? false,
     polygonTolerance: parseNumberOption('tolerance', values.tolerance, (n) => n >= 0, 'a number of pixels >= 0'),
@@ -165,7 +174,9 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
     }
   }
   let failures = 0;
+  let texts: TextPrompter | undefined;
   try {
+    texts = options.text ? await loadTextPrompter(options.text, io.logger) : undefined;
     const { images, unreadable } = await collectImages(options.images);
     for (const u of unreadable) {
       failures++;
@@ -173,7 +184,7 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
     }
     for (const image of images) {
       try {
-        await segmentOne(engine, image, prompt, options, io);
+        await segmentOne(engine, image, prompt, options, io, texts);
       } catch (e) {
         if (!(e instanceof UserFacingError)) throw e;
         failures++;
@@ -183,18 +194,20 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
     }
   } finally {
     await engine.dispose();
+    await texts?.dispose();
   }
   return failures === 0 ? 0 : 1;
 }
 
-async function segmentOne(engine: FastSamEngine, input: ImageInput, prompt: Prompt, options: SegmentCommandOptions, io: CommandIo): Promise<void> {
+async function segmentOne(engine: FastSamEngine, input: ImageInput, prompt: Prompt, options: SegmentCommandOptions, io: CommandIo, texts?: TextPrompter): Promise<void> {
   const image = input.path;
   const start = performance.now();
   const result = await engine.segment(image, { imageSize: options.imageSize, confidence: options.confidence, iou: options.iou });
   const promptStart = performance.now();
-  const picks = selectMasks(result.masks, prompt, result.width, result.height);
+  const byText = texts && options.text ? await selectByText(texts, result, image, options.text) : undefined;
+  const picks = byText ? byText.picks : selectMasks(result.masks, prompt, result.width, result.height);
   const promptMs = performance.now() - promptStart;
-  const everything = isEmptyPrompt(prompt);
+  const everything = isEmptyPrompt(prompt) && !byText;
   if (!everything && picks.every((p) => p.length === 0)) {
     throw new UserFacingError(`${image}: no mask matches the prompt`);
   }
@@ -218,7 +231,7 @@ async function segmentOne(engine: FastSamEngine, input: ImageInput, prompt: Prom
     );
   }
   if (options.json) {
-    io.stdout(JSON.stringify(json));
+    io.stdout(JSON.stringify(byText ? withTextScores(json, byText.scores) : json));
   } else {
     const selected = json.masks.filter((m) => m.selected).length;
     const what = everything ? `${selected} masks` : `${selected} selected, ${json.masks.length - selected} alternatives`;
