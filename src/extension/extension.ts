@@ -1,3 +1,8 @@
+/**
+ * Activation: one engine worker, one result cache and one settings reader for
+ * every segmentation editor, plus the commands, the status bar entry and, when
+ * VS Code runs the extension's tests, the test API.
+ */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { EngineClient } from './engine-client';
@@ -10,13 +15,6 @@ import type { FastSamTestApi, PostedMessage } from './test-api';
 
 /** Settings that change the masks: editors segment again when one changes. */
 const RESULT_SETTINGS = ['modelPath', 'executionProvider', 'imageSize', 'confidence', 'iou', 'maxDetections'] as const;
-
-let log: vscode.LogOutputChannel | undefined;
-
-/** The extension's log ("FastSAM" in the Output panel). Undefined before activation. */
-export function getLog(): vscode.LogOutputChannel | undefined {
-  return log;
-}
 
 function isImage(uri: vscode.Uri): boolean {
   const ext = path.posix.extname(uri.path).slice(1).toLowerCase();
@@ -32,7 +30,6 @@ function activeImageUri(): vscode.Uri | undefined {
 
 export function activate(context: vscode.ExtensionContext): FastSamTestApi | undefined {
   const channel = vscode.window.createOutputChannel('FastSAM', { log: true });
-  log = channel;
   context.subscriptions.push(channel);
   channel.info(`FastSAM ${String(context.extension.packageJSON.version)} activated (VS Code ${vscode.version}, Node ${process.version})`);
 
@@ -161,8 +158,4 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
       return cache.size;
     },
   };
-}
-
-export function deactivate(): void {
-  log = undefined;
 }

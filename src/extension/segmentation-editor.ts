@@ -116,8 +116,8 @@ export class SegmentationEditorProvider extends Disposable implements vscode.Cus
   }
 
   /** Opens `uri` in the segmentation editor (or reveals it) and returns the editor once resolved. */
-  async open(uri: vscode.Uri): Promise<SegmentationEditor> {
-    const opened = new Promise<SegmentationEditor>((resolve, reject) => {
+  open(uri: vscode.Uri): Promise<SegmentationEditor> {
+    return new Promise<SegmentationEditor>((resolve, reject) => {
       const sub = this.onDidOpenEmitter.event((e) => {
         if (e.resource.toString() === uri.toString()) {
           sub.dispose();
@@ -139,7 +139,6 @@ export class SegmentationEditorProvider extends Disposable implements vscode.Cus
         },
       );
     });
-    return opened;
   }
 
   /** Settings changed: editors that were asked to segment run again with the new ones (or answer from the cache). */
@@ -215,11 +214,6 @@ export class SegmentationEditor extends Disposable {
 
   get fileName(): string {
     return path.posix.basename(this.resource.path);
-  }
-
-  /** Mask ids the webview reports as selected. */
-  get selectedMaskIds(): readonly number[] {
-    return this.selection;
   }
 
   /** Handles a message from the webview (also the test API's way in). */
