@@ -66,3 +66,63 @@ describe('MaskAssembler', () => {
     assert.equal(a.assemble(Float32Array.of(1), [70, 10, 80, 30]).area, 0);
   });
 });
+
+describe('MaskAssembler against a per-pixel reference', () => {
+  /** PyTorch's bilinear upsampling (align_corners=False) at one image pixel, written out directly. */
+  function referenceLogit(logits: (r: number, c: number) => number, x: number, y: number, g: { sx: number; sy: number; padLeft: number; padTop: number; toProto: number; pw: number; ph: number }): number {
+    const u = Math.max(0, ((x + 0.5) * g.sx + g.padLeft) * g.toProto - 0.5);
+    const v = Math.max(0, ((y + 0.5) * g.sy + g.padTop) * g.toProto - 0.5);
+    const u0 = Math.min(Math.floor(u), g.pw - 1), v0 = Math.min(Math.floor(v), g.ph - 1);
+    const u1 = Math.min(u0 + 1, g.pw - 1), v1 = Math.min(v0 + 1, g.ph - 1);
+    const fu = u - u0, fv = v - v0;
+    const top = logits(v0, u0) + (logits(v0, u1) - logits(v0, u0)) * fu;
+    const bottom = logits(v1, u0) + (logits(v1, u1) - logits(v1, u0)) * fu;
+    return top + (bottom - top) * fv;
+  }
+
+  it('gives exactly the pixels a direct bilinear evaluation gives, on random smooth prototypes', () => {
+    let seed = 11;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    for (const [w, h, size] of [[300, 200, 128], [97, 310, 64], [640, 480, 256]] as const) {
+      const lb = computeLetterbox(w, h, size);
+      const side = size / 4, channels = 4;
+      const data = new Float32Array(channels * side * side);
+      // Sums of a few broad bumps: masks with curved edges, holes and several parts.
+      for (let k = 0; k < channels; k++) {
+        const bumps = Array.from({ length: 5 }, () => ({ x: rand() * side, y: rand() * side, r: 2 + rand() * side / 3, s: rand() < 0.5 ? -1 : 1 }));
+        for (let r = 0; r < side; r++) for (let c = 0; c < side; c++) {
+          data[k * side * side + r * side + c] = bumps.reduce((a, b) => a + b.s * Math.exp(-((c - b.x) ** 2 + (r - b.y) ** 2) / (b.r * b.r)), -0.2);
+        }
+      }
+      const assembler = new MaskAssembler(
+        { imageWidth: w, imageHeight: h, modelSize: size, resizedWidth: lb.newWidth, resizedHeight: lb.newHeight, padLeft: lb.padLeft, padTop: lb.padTop },
+        { data, channels, height: side, width: side },
+      );
+      for (let trial = 0; trial < 4; trial++) {
+        const coefficients = Float32Array.from({ length: channels }, () => rand() * 2 - 1);
+        const x1 = rand() * w * 0.5, y1 = rand() * h * 0.5;
+        const box: [number, number, number, number] = [x1, y1, x1 + 10 + rand() * w * 0.5, y1 + 10 + rand() * h * 0.5];
+        const m = assembler.assemble(coefficients, box);
+        const logit = (r: number, c: number) => {
+          let s = 0;
+          for (let k = 0; k < channels; k++) s += coefficients[k]! * data[k * side * side + r * side + c]!;
+          return s;
+        };
+        const g = { sx: lb.newWidth / w, sy: lb.newHeight / h, padLeft: lb.padLeft, padTop: lb.padTop, toProto: side / size, pw: side, ph: side };
+        const full = toFullMask(m);
+        let differences = 0, area = 0;
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            const inBox = x + 0.5 >= box[0] && x + 0.5 < box[2] && y + 0.5 >= box[1] && y + 0.5 < box[3];
+            const expected = inBox && referenceLogit(logit, x, y, g) > 0 ? 1 : 0;
+            area += expected;
+            if (full[y * w + x] !== expected) differences++;
+          }
+        }
+        // Float32 rounding in the assembler may flip a pixel whose logit is within ~1e-7 of 0.
+        assert.ok(differences <= 2, `${w}×${h}@${size} trial ${trial}: ${differences} pixels differ (area ${area})`);
+        assert.equal(m.area, full.reduce((a, b) => a + b, 0));
+      }
+    }
+  });
+});

@@ -33,6 +33,8 @@ interface AxisSampling {
   lo: Int32Array;
   hi: Int32Array;
   weight: Float32Array;
+  /** The first pixel index after i whose `lo` differs from pixel i's: pixels in between blend the same two cells. */
+  runEnd: Int32Array;
 }
 
 function axisSampling(imageSide: number, resizedSide: number, pad: number, modelSize: number, protoSide: number): AxisSampling {
@@ -48,7 +50,24 @@ function axisSampling(imageSide: number, resizedSide: number, pad: number, model
     hi[i] = Math.min(u0 + 1, protoSide - 1);
     weight[i] = u - u0;
   }
-  return { lo, hi, weight };
+  const runEnd = new Int32Array(imageSide);
+  for (let i = imageSide - 1; i >= 0; i--) runEnd[i] = i + 1 < imageSide && lo[i + 1] === lo[i] ? runEnd[i + 1]! : i + 1;
+  return { lo, hi, weight, runEnd };
+}
+
+/** Sets bits [from, to) of the row starting at word `base`. */
+function setBitRange(bits: Uint32Array, base: number, from: number, to: number): void {
+  let w = from >>> 5;
+  const last = (to - 1) >>> 5;
+  const head = ~0 << (from & 31);
+  const tail = (to & 31) === 0 ? ~0 : ~(~0 << (to & 31));
+  if (w === last) {
+    bits[base + w] |= head & tail;
+    return;
+  }
+  bits[base + w] |= head;
+  for (w++; w < last; w++) bits[base + w] = 0xffffffff;
+  bits[base + last] |= tail;
 }
 
 /** Precomputed sampling tables of one image, shared by all its masks. */
@@ -101,17 +120,21 @@ export class MaskAssembler {
         lastLo = ylo; lastHi = yhi; lastW = wy;
       }
       const rowBase = (y - top) * wpr;
-      let word = 0;
-      for (let lx = 0; lx < width; lx++) {
-        const x = left + lx;
+      // Along the row, pixels between two prototype column centres blend the same two
+      // values linearly: when both have one sign, so has every pixel between them, and
+      // only runs that straddle the mask's edge need a pixel-by-pixel look.
+      for (let x = left; x < right; ) {
+        const end = Math.min(cols.runEnd[x]!, right);
         const a = blended[cols.lo[x]! - c0]!, b = blended[cols.hi[x]! - c0]!;
-        if (a + (b - a) * cols.weight[x]! > 0) word |= 1 << (lx & 31);
-        if ((lx & 31) === 31) {
-          bits[rowBase + (lx >>> 5)] = word;
-          word = 0;
+        if (a > 0 && b > 0) {
+          setBitRange(bits, rowBase, x - left, end - left);
+        } else if (a > 0 || b > 0) {
+          for (let px = x; px < end; px++) {
+            if (a + (b - a) * cols.weight[px]! > 0) bits[rowBase + ((px - left) >>> 5)] |= 1 << ((px - left) & 31);
+          }
         }
+        x = end;
       }
-      if ((width & 31) !== 0) bits[rowBase + (width >>> 5)] = word;
     }
     return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area: countBits(bits) };
   }
