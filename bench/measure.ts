@@ -1,0 +1,133 @@
+/**
+ * One benchmark configuration (model × image size × photo), run in its own
+ * process so that its peak memory is its own. Prints one JSON object on stdout.
+ *
+ *   tsx bench/measure.ts <model.onnx> <imageSize> <photo> <runs> [provider]
+ */
+import { FastSamEngine } from '../src/core/engine';
+import type { ExecutionProviderChoice } from '../src/core/model/segmentation-model';
+import { openImage } from '../src/core/image/decode';
+import { letterboxTensor } from '../src/core/image/preprocess';
+import { selectMasks } from '../src/core/prompts/select';
+import { summarize, type Summary } from './stats';
+
+/** Detections the benchmark aims for: what a real photo gives FastSAM (50 to 150). */
+const TARGET_DETECTIONS = 100;
+/** The prompt benchmark needs a result with at least this many masks. */
+const PROMPT_MASKS = 120;
+const PROMPT_REPEATS = 300;
+
+export interface ConfigMeasurement {
+  model: string;
+  imageSize: number;
+  photo: string;
+  width: number;
+  height: number;
+  runs: number;
+  confidence: number;
+  detections: number;
+  stages: { decode: Summary; preprocess: Summary; inference: Summary; postprocess: Summary; endToEnd: Summary };
+  sessionRunAlone: Summary;
+  /** (end to end − session.run alone) / session.run alone, from the medians. */
+  overhead: number;
+  prompts: { masks: number; point: Summary; box: Summary };
+  peakRssMiB: number;
+  executionProvider: string;
+}
+
+/** A seeded generator, so every run prompts the same points and boxes. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** The confidence at which `count` detections pass, from scores sorted descending (after NMS). */
+function confidenceFor(scores: number[], count: number): number {
+  if (scores.length <= count) return Math.max(0, (scores[scores.length - 1] ?? 0) - 1e-6);
+  return (scores[count - 1]! + scores[count]!) / 2;
+}
+
+async function measure(modelPath: string, imageSize: number, photo: string, runs: number, provider: ExecutionProviderChoice): Promise<ConfigMeasurement> {
+  const engine = await FastSamEngine.create({ modelPath, executionProvider: provider });
+  const image = await openImage(photo);
+
+  // Warm-up, and calibration: random weights score anchors arbitrarily, so the
+  // confidence is chosen to let about TARGET_DETECTIONS through.
+  const probe = await engine.segment(image, { imageSize, confidence: 0.001 });
+  const scores = probe.masks.map((m) => m.score).sort((a, b) => b - a);
+  const confidence = confidenceFor(scores, TARGET_DETECTIONS);
+
+  const samples = { decode: [] as number[], preprocess: [] as number[], inference: [] as number[], postprocess: [] as number[], endToEnd: [] as number[] };
+  let detections = 0;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    // From the file each time: decode is part of end to end.
+    const r = await engine.segment(photo, { imageSize, confidence });
+    samples.endToEnd.push(performance.now() - start);
+    for (const k of ['decode', 'preprocess', 'inference', 'postprocess'] as const) samples[k].push(r.timings[k]);
+    detections = r.masks.length;
+  }
+
+  // The limit: the same image's session.run alone, on a tensor prepared once.
+  const prepared = await letterboxTensor(image, imageSize);
+  const alone: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await engine.model.run(prepared.tensor, imageSize);
+    alone.push(performance.now() - start);
+  }
+
+  // Prompts on a result with PROMPT_MASKS or more masks.
+  const many = await engine.segment(image, { imageSize, confidence: confidenceFor(scores, PROMPT_MASKS) });
+  const rand = lcg(7);
+  const { width, height } = many;
+  const point: number[] = [];
+  const box: number[] = [];
+  for (let i = 0; i < PROMPT_REPEATS; i++) {
+    const x = rand() * width, y = rand() * height;
+    let t = performance.now();
+    selectMasks(many.masks, { points: [{ x, y, label: 1 }] }, width, height);
+    point.push(performance.now() - t);
+    const w = (0.05 + rand() * 0.5) * width, h = (0.05 + rand() * 0.5) * height;
+    t = performance.now();
+    selectMasks(many.masks, { boxes: [[x - w / 2, y - h / 2, x + w / 2, y + h / 2]] }, width, height);
+    box.push(performance.now() - t);
+  }
+
+  const stages = {
+    decode: summarize(samples.decode),
+    preprocess: summarize(samples.preprocess),
+    inference: summarize(samples.inference),
+    postprocess: summarize(samples.postprocess),
+    endToEnd: summarize(samples.endToEnd),
+  };
+  const sessionRunAlone = summarize(alone);
+  const result: ConfigMeasurement = {
+    model: modelPath,
+    imageSize,
+    photo,
+    width,
+    height,
+    runs,
+    confidence: Math.round(confidence * 1e6) / 1e6,
+    detections,
+    stages,
+    sessionRunAlone,
+    overhead: Math.round(((stages.endToEnd.median - sessionRunAlone.median) / sessionRunAlone.median) * 1e4) / 1e4,
+    prompts: { masks: many.masks.length, point: summarize(point), box: summarize(box) },
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    executionProvider: engine.executionProvider,
+  };
+  await engine.dispose();
+  return result;
+}
+
+if (require.main === module) {
+  const [modelPath, size, photo, runs, provider = 'cpu'] = process.argv.slice(2);
+  measure(modelPath!, Number(size), photo!, Number(runs), provider as ExecutionProviderChoice)
+    .then((m) => process.stdout.write(JSON.stringify(m) + '\n'))
+    .catch((e: unknown) => {
+      process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    });
+}
