@@ -4,21 +4,29 @@
  */
 import { UserFacingError } from '../core/errors';
 import { UsageError } from './args';
+import { CONVERT_USAGE, runConvertCommand } from './convert-command';
+import { DOWNLOAD_USAGE, runDownloadCommand } from './download-command';
 import type { CommandIo } from './io';
 import { runSegmentCommand, SEGMENT_USAGE } from './segment-command';
 
 const USAGE = `Usage:
-  fastsam segment <image...> --model <model.onnx> [options]
+  fastsam segment <image...> --model <model.onnx|model.pt> [options]
+  fastsam download <model> [--to DIR] [--proxy URL]
+  fastsam convert <checkpoint.pt> <out.onnx> [--imgsz N]
   fastsam <command> --help
 
 Commands:
   segment   segment every object in images, or select objects with point and box prompts;
             with --format, export masks of images and folders (COCO, YOLO, LabelMe, PNGs)
+  download  download official FastSAM weights (fastsam-s, fastsam-x)
+  convert   convert a FastSAM / YOLOv8-seg PyTorch checkpoint to ONNX, without Python
 `;
 
 /** Each command parses its own arguments and returns the exit code. */
 const COMMANDS: Record<string, { usage: string; run: (argv: string[], io: CommandIo) => Promise<number> }> = {
   segment: { usage: SEGMENT_USAGE, run: runSegmentCommand },
+  download: { usage: DOWNLOAD_USAGE, run: runDownloadCommand },
+  convert: { usage: CONVERT_USAGE, run: runConvertCommand },
 };
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {

@@ -12,8 +12,10 @@ import { indexMapPng, selectionMaskPng } from '../core/export/mask-images';
 import { resultToJson } from '../core/export/result-json';
 import { describeWriteError, writeFilesAtomic } from '../core/io/atomic-write';
 import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../core/model/segmentation-model';
+import { resolveModelFile } from '../core/models/convert';
 import { type BoxPrompt, isEmptyPrompt, type PointPrompt, type Prompt, selectMasks } from '../core/prompts/select';
 import { parseNumberList, parseNumberOption, UsageError } from './args';
+import { conversionProgress } from './convert-command';
 import { type CommandIo, commandLogger } from './io';
 import { loadTextPrompter, parseTextArgs, selectByText, TEXT_OPTIONS_USAGE, type TextPromptArgs, withTextScores } from './text-prompt';
 import type { TextPrompter } from '../core/clip/text-prompt';
@@ -41,14 +43,15 @@ export interface SegmentCommandOptions {
 }
 
 export const SEGMENT_USAGE = `Usage:
-  fastsam segment <image...> --model <model.onnx> [options]
+  fastsam segment <image...> --model <model.onnx|model.pt> [options]
 
 Segments every object in each image with a FastSAM (YOLOv8-seg) ONNX model, or
 selects objects with point and box prompts. No prompt means everything.
 A folder stands for the images in it and its subfolders.
 
 Options:
-  --model <path>          FastSAM ONNX model (required)
+  --model <path>          FastSAM model (required): ONNX, or a PyTorch checkpoint (.pt) that is
+                          converted to <path>.onnx on first use
   --imgsz <N>             model input side, a multiple of 32 (default 1024; 640 is faster)
   --conf <F>              confidence threshold (default 0.4)
   --iou <F>               NMS IoU threshold (default 0.9)
@@ -158,7 +161,9 @@ function outputFiles(options: SegmentCommandOptions, image: ImageInput): { mask:
 /** Returns the process exit code: 0 when every image succeeded, 1 otherwise. */
 export async function runSegment(options: SegmentCommandOptions, io: CommandIo): Promise<number> {
   const prompt: Prompt = { points: options.points, boxes: options.boxes };
-  const engine = await FastSamEngine.create({ modelPath: options.model, executionProvider: options.executionProvider, logger: io.logger });
+  // A checkpoint (.pt) is converted to ONNX next to it on first use, then reused.
+  const modelPath = await resolveModelFile(options.model, { logger: io.logger, onProgress: conversionProgress(io, options.model) });
+  const engine = await FastSamEngine.create({ modelPath, executionProvider: options.executionProvider, logger: io.logger });
   if (options.formats) {
     try {
       return await runSegmentExport(engine, { ...options, formats: options.formats, cocoPolygons: options.cocoPolygons ?? false }, prompt, io);
