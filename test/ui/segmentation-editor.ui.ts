@@ -29,6 +29,7 @@ import type { Scenario, ScenarioContext } from './harness';
 import {
   activeTabTitle,
   announcement,
+  chooseInFileDialog,
   contextMenu,
   delay,
   editorFrame,
@@ -37,7 +38,6 @@ import {
   fixtureMaskId,
   hoveredMask,
   notification,
-  overlayAlpha,
   pagePosition,
   runCommand,
   SEGMENT_TIMEOUT,
@@ -47,6 +47,7 @@ import {
   stagePosition,
   UI_TIMEOUT,
   waitForHovered,
+  waitForOverlay,
   waitForRendered,
   waitForSelection,
   waitForText,
@@ -293,23 +294,17 @@ const npmStart: Scenario = {
       await hoverImagePoint(f, scene, centre(BLUE));
       await waitForHovered(f, id(BLUE), 'pointer on the blue ellipse');
       await waitForText(f.locator('.status-item.hover-info'), new RegExp(`^Mask ${id(BLUE)} · `), 'the hovered mask in the status line');
-      await delay(300); // the overlay is drawn on the next animation frame
-      const [onBlue, onRed] = await overlayAlpha(f, scene, [centre(BLUE), centre(RED)]);
-      assert.ok(onBlue! > 0, 'the hovered mask is drawn on the overlay');
-      assert.equal(onRed, 0, 'another mask is not highlighted');
+      await waitForOverlay(f, scene, [centre(BLUE), centre(RED)], ([blue, red]) => blue![3]! > 0 && red![3] === 0, 'the hovered blue mask, and not the red one, is drawn on the overlay');
       await t.shot(page, 'hover-blue');
 
       await hoverImagePoint(f, scene, centre(GREEN));
       await waitForHovered(f, id(GREEN), 'pointer on the green ellipse');
-      await delay(300);
-      const [onGreen, blueAfter] = await overlayAlpha(f, scene, [centre(GREEN), centre(BLUE)]);
-      assert.ok(onGreen! > 0 && blueAfter === 0, `the highlight follows the pointer (green ${onGreen}, blue ${blueAfter})`);
+      await waitForOverlay(f, scene, [centre(GREEN), centre(BLUE)], ([green, blue]) => green![3]! > 0 && blue![3] === 0, 'the highlight follows the pointer to green');
 
       // Between the shapes: no mask.
       await hoverImagePoint(f, scene, { x: 265, y: 240 });
       await waitForHovered(f, -1, 'pointer on the background');
-      await delay(300);
-      assert.deepEqual(await overlayAlpha(f, scene, [centre(GREEN), centre(BLUE)]), [0, 0], 'no highlight over the background');
+      await waitForOverlay(f, scene, [centre(GREEN), centre(BLUE)], (px) => px.every((p) => p[3] === 0), 'no highlight over the background');
       assert.equal(await f.locator('.status-item.hover-info').isHidden(), true);
     });
 
@@ -337,9 +332,17 @@ const npmStart: Scenario = {
       const background = { x: onGreen.x + 12, y: onGreen.y + 12 };
       await clickImagePoint(f, scene, background, { button: 'right' });
       await waitForSelection(f, [], 'background point on green');
-      await delay(300);
-      const [fgDot, bgDot] = await overlayAlpha(f, scene, [onGreen, background]);
-      assert.ok(fgDot! > 0 && bgDot! > 0, `both points are drawn (object ${fgDot}, background ${bgDot})`);
+      // Each point is a dot filled with the theme's green (object) or red (background),
+      // painted over the highlight; 3 CSS pixels above its centre is inside the fill
+      // and off the white minus sign that background dots carry.
+      await waitForOverlay(
+        f,
+        scene,
+        [onGreen, background],
+        ([fg, bg]) => fg![3] === 255 && fg![1]! > fg![0]! + 60 && bg![3] === 255 && bg![0]! > bg![1]! + 60,
+        'a green object dot and a red background dot',
+        { x: 0, y: -3 },
+      );
       // A VS Code context menu must not open over the stage on right-click.
       assert.equal(await page.locator('.context-view .monaco-menu').count(), 0, 'no context menu after a right-click on the stage');
       await t.shot(page, 'point-background');
@@ -467,11 +470,7 @@ const noModel: Scenario = {
 
     await t.step('Choose model file… opens VS Code’s file dialog; the chosen model segments the image', async () => {
       await f.getByRole('button', { name: 'Choose model file…' }).click();
-      const dialog = page.locator('.quick-input-widget');
-      await dialog.locator('.quick-input-title', { hasText: 'Choose a FastSAM ONNX Model' }).waitFor({ timeout: UI_TIMEOUT });
-      await dialog.locator('.quick-input-box input').fill(FIXTURE_MODEL);
-      await t.shot(page, 'file-dialog');
-      await page.keyboard.press('Enter');
+      await chooseInFileDialog(page, 'Choose a FastSAM ONNX Model', FIXTURE_MODEL, () => t.shot(page, 'file-dialog'));
       await f.locator('.model-missing').waitFor({ state: 'hidden', timeout: SEGMENT_TIMEOUT });
       await waitForMaskCount(f, scene.shapes.length);
       await waitForText(f.locator('.status-item.engine'), /palette-fastsam\.onnx/, 'the model in the status line');

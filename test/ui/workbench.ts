@@ -71,6 +71,27 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await row.click();
 }
 
+/**
+ * Answers VS Code's own file dialog (the "simple" one of the web workbench, a
+ * quick input) titled `title` with the absolute path `file`. The dialog fills in
+ * its starting folder and lists it once it has read it; text typed before that
+ * is overwritten, so this waits for the listing and checks the input held.
+ */
+export async function chooseInFileDialog(page: Page, title: string, file: string, beforeAccept?: () => Promise<void>): Promise<void> {
+  const dialog = page.locator('.quick-input-widget');
+  await dialog.locator('.quick-input-title', { hasText: title }).waitFor({ timeout: UI_TIMEOUT });
+  const input = dialog.locator('.quick-input-box input');
+  await dialog.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: UI_TIMEOUT });
+  await retry(`typing ${file} into "${title}"`, async () => {
+    await input.fill(file);
+    await delay(300);
+    return (await input.inputValue()) === file;
+  });
+  await beforeAccept?.();
+  await page.keyboard.press('Enter');
+  await dialog.waitFor({ state: 'hidden', timeout: UI_TIMEOUT });
+}
+
 /** A notification toast whose text matches `text`. */
 export function notification(page: Page, text: string | RegExp): Locator {
   return page.locator('.notifications-toasts .notification-toast', { hasText: text });
@@ -167,16 +188,39 @@ export async function pagePosition(f: FrameLocator, image: { width: number; heig
 }
 
 /**
- * The overlay canvas's alpha (0–255) at image points: the hover highlight is
- * drawn there, and nothing else is when no prompt is shown.
+ * The overlay canvas's RGBA (0–255) at image points, optionally shifted by
+ * `offset` CSS pixels: the hover highlight and the prompt's points and box are
+ * drawn there.
  */
-export async function overlayAlpha(f: FrameLocator, image: { width: number; height: number }, points: Point[]): Promise<number[]> {
-  const css = await Promise.all(points.map((p) => stagePosition(f, image, p)));
+export async function overlayPixels(f: FrameLocator, image: { width: number; height: number }, points: Point[], offset: Point = { x: 0, y: 0 }): Promise<number[][]> {
+  const css = (await Promise.all(points.map((p) => stagePosition(f, image, p)))).map((p) => ({ x: p.x + offset.x, y: p.y + offset.y }));
   return f.locator('canvas.stage-overlay').evaluate((canvas: HTMLCanvasElement, at: Point[]) => {
     const ctx = canvas.getContext('2d')!;
     const scale = canvas.width / canvas.clientWidth;
-    return at.map((p) => ctx.getImageData(Math.floor(p.x * scale), Math.floor(p.y * scale), 1, 1).data[3]!);
+    return at.map((p) => [...ctx.getImageData(Math.floor(p.x * scale), Math.floor(p.y * scale), 1, 1).data]);
   }, css);
+}
+
+/**
+ * Waits until the overlay's pixels at `points` satisfy `ok` (the overlay is
+ * redrawn on an animation frame, which a busy machine delays); the error lists
+ * the last values.
+ */
+export async function waitForOverlay(
+  f: FrameLocator,
+  image: { width: number; height: number },
+  points: Point[],
+  ok: (rgba: number[][]) => boolean,
+  what: string,
+  offset?: Point,
+): Promise<void> {
+  const deadline = Date.now() + UI_TIMEOUT;
+  for (;;) {
+    const px = await overlayPixels(f, image, points, offset);
+    if (ok(px)) return;
+    if (Date.now() > deadline) throw new Error(`${what}: overlay RGBA at the probed points is ${JSON.stringify(px)}`);
+    await delay(100);
+  }
 }
 
 // ---- the fixture model's answers -------------------------------------------------------
