@@ -59,14 +59,35 @@ const EXPORT_IOU = 0.95;
 
 // ---- shared steps ------------------------------------------------------------------------
 
-async function openBrowser(t: ScenarioContext): Promise<LaunchedChromium> {
+interface Browser extends LaunchedChromium {
+  /** Console lines of the page and its frames (the webview's included), as written to browser-console.log. */
+  readonly console: string[];
+}
+
+async function openBrowser(t: ScenarioContext): Promise<Browser> {
   const consoleLog = fs.createWriteStream(path.join(t.dir, 'browser-console.log'));
-  const browser = await launchChromium({ onConsole: (line) => consoleLog.write(`${new Date().toISOString()} ${line}\n`) });
+  const lines: string[] = [];
+  const browser = await launchChromium({
+    onConsole: (line) => {
+      lines.push(line);
+      consoleLog.write(`${new Date().toISOString()} ${line}\n`);
+    },
+  });
   t.cleanup(async () => {
     await browser.close();
     consoleLog.end();
   });
-  return browser;
+  return { ...browser, console: lines };
+}
+
+/**
+ * The webview's scripts ran without an uncaught error and nothing was blocked by
+ * its Content Security Policy. (The workbench's own offline noise, such as failed
+ * marketplace queries, is not about the extension and is not checked.)
+ */
+function assertNoWebviewErrors(browser: Browser): void {
+  const bad = browser.console.filter((l) => /Content Security Policy|^\[pageerror\]/.test(l));
+  assert.deepEqual(bad, [], 'CSP violations or uncaught errors in the browser console');
 }
 
 async function waitForMaskCount(f: FrameLocator, n: number): Promise<void> {
@@ -242,7 +263,7 @@ const npmStart: Scenario = {
 
     let url = '';
     let page!: Page;
-    let browser: LaunchedChromium | undefined;
+    let browser: Browser | undefined;
     let f!: FrameLocator;
 
     await t.step('prints a workbench URL on 127.0.0.1 with this extension and the workspace', async () => {
@@ -400,6 +421,10 @@ const npmStart: Scenario = {
       await t.shot(page, 'exported');
     });
 
+    await t.step('no CSP violation or uncaught error in the browser console', async () => {
+      assertNoWebviewErrors(browser!);
+    });
+
     await t.step('Ctrl+C stops npm start and its VS Code server', async () => {
       const port = Number(new URL(url).port);
       await browser?.close();
@@ -496,6 +521,10 @@ const noModel: Scenario = {
       await notification(page, 'Saved the mask to').waitFor({ timeout: UI_TIMEOUT });
       t.log(await assertExportMatches(file, scene, MAGENTA));
       await t.shot(page, 'exported');
+    });
+
+    await t.step('no CSP violation or uncaught error in the browser console', async () => {
+      assertNoWebviewErrors(browser);
     });
   },
 };
