@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../../src/core/errors';
+import { ZipArchive } from '../../src/core/models/checkpoint/zip';
 import { type ConversionProgress, checkpointToOnnx, convertCheckpoint, convertedModelPath, resolveModelFile } from '../../src/core/models/convert';
 import { downloadRecordPath } from '../../src/core/models/model-files';
 import { buildRandomYolov8Seg, calibratedRandomWeights } from '../../src/core/models/yolov8-random';
@@ -245,5 +246,23 @@ describe('random-weight models', () => {
     assert.ok(Math.min(...w) > 0 && std(w) > 5, 'box widths positive and varied');
     const protoStd = std(out.output1!.data as Float32Array);
     assert.ok(protoStd > 0.05 && protoStd < 10, `prototype std ${protoStd}`);
+  });
+});
+
+describe('damaged checkpoints', () => {
+  test('a weight whose bytes are damaged is reported when the network is built', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fastsam-damaged-'));
+    const file = path.join(dir, 'FastSAM-tiny.pt');
+    const bytes = Buffer.from(fixture('tiny-s.pt'));
+    // A byte in the middle of the first weight storage's data.
+    const entry = ZipArchive.open(bytes).entries.get('tiny-s/data/0')!;
+    const h = entry.localHeaderOffset;
+    bytes[h + 30 + bytes.readUInt16LE(h + 26) + bytes.readUInt16LE(h + 28) + Math.floor(entry.size / 2)]! ^= 0x55;
+    writeFileSync(file, bytes);
+    await assert.rejects(convertCheckpoint(file, path.join(dir, 'out.onnx')), (e: unknown) => {
+      assert.ok(e instanceof ModelError);
+      assert.match(e.message, /FastSAM-tiny\.pt is damaged: tiny-s\/data\/\d+ fails its CRC check: the file is damaged/);
+      return true;
+    });
   });
 });

@@ -14,6 +14,7 @@ import { OutputWriteError, writeFileAtomic } from '../io/atomic-write';
 import { type Logger, silentLogger } from '../logger';
 import { PyObject, UnsafePickleError, describe } from './checkpoint/pickle';
 import { CheckpointError, type ModuleTree, type TorchTensor, flattenModule, readTorchCheckpoint } from './checkpoint/torch-checkpoint';
+import { ZipFormatError } from './checkpoint/zip';
 import { verifyModelFile } from './model-files';
 import {
   ArchitectureError,
@@ -217,6 +218,8 @@ export interface ConversionResult {
 function conversionError(e: unknown, checkpointPath: string): unknown {
   if (e instanceof UnsafePickleError) return new ModelError('corrupt', `${checkpointPath} was not converted: ${e.message}.`);
   if (e instanceof CheckpointError) return new ModelError('corrupt', `${checkpointPath} is not a readable PyTorch checkpoint: ${e.message}`);
+  // Weights are read from the archive while the network is built.
+  if (e instanceof ZipFormatError) return new ModelError('corrupt', `${checkpointPath} is damaged: ${e.message}`);
   if (e instanceof ArchitectureError) return new ModelError('contract', `${checkpointPath} is not a FastSAM / YOLOv8-seg checkpoint this converter supports: ${e.message}`);
   return e;
 }

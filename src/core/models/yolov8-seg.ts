@@ -298,10 +298,10 @@ export interface Yolov8Weights {
   dflBins(prefix: string, regMax: number): Float32Array;
 }
 
-export type SegmentLayer = Extract<Layer, { type: 'Segment' }>;
+type SegmentLayer = Extract<Layer, { type: 'Segment' }>;
 
 /** What the Segment head hands over: per level, the three branches' last convolutions; and the prototypes. */
-export interface HeadValues<T> {
+interface HeadValues<T> {
   readonly boxes: readonly T[];
   readonly classes: readonly T[];
   readonly coefficients: readonly T[];
@@ -310,11 +310,10 @@ export interface HeadValues<T> {
 }
 
 /**
- * The operations a YOLOv8-seg forward pass is made of. The network is described
- * once (`forward`); the ONNX builder emits these as nodes, the calibration of
- * random weights computes them.
+ * The operations a YOLOv8-seg forward pass is made of: the network's structure
+ * (`forward`) is kept apart from how each operation becomes ONNX nodes.
  */
-export interface NetworkOps<T> {
+interface NetworkOps<T> {
   /** Ultralytics Conv (with SiLU) when `silu`, else a plain Conv2d with bias. */
   conv(x: T, c: ConvSpec, silu: boolean): T;
   convTranspose(x: T, c: ConvSpec): T;
@@ -327,7 +326,7 @@ export interface NetworkOps<T> {
 }
 
 /** Ultralytics' modules, in their forward order. */
-export function forward<T>(arch: Yolov8Architecture, ops: NetworkOps<T>, input: T, onLayer?: (done: number, total: number) => void): void {
+function forward<T>(arch: Yolov8Architecture, ops: NetworkOps<T>, input: T, onLayer?: (done: number, total: number) => void): void {
   const outputs: T[] = [];
   const valueOf = (f: number) => (f === INPUT ? input : outputs[f]!);
   const conv = (x: T, prefix: string, cOut: number, cIn: number, k: number, stride = 1, silu = true) => ops.conv(x, { prefix, cOut, cIn, k, stride }, silu);
@@ -386,14 +385,11 @@ export function forward<T>(arch: Yolov8Architecture, ops: NetworkOps<T>, input: 
   }
 }
 
-/** Which kind of convolution a {@link ConvHook} sees. */
-export type ConvKind = 'silu' | 'linear' | 'transpose';
-
 /**
  * Rewrites a convolution's output (before SiLU) in the graph being built; the
  * random-weight calibration uses it to normalise activations in the graph.
  */
-export type ConvHook = (graph: OnnxGraph, output: string, conv: ConvSpec, kind: ConvKind) => string;
+export type ConvHook = (graph: OnnxGraph, output: string, conv: ConvSpec) => string;
 
 export interface GraphBuildOptions {
   /** Fixed input side (a multiple of the largest stride), or null / undefined for a dynamic input. */
@@ -467,7 +463,7 @@ class OnnxOps implements NetworkOps<string> {
     const [weight, bias] = this.initializers(c, silu ? this.weights.convBn(c) : this.weights.conv(c), [c.cOut, c.cIn, c.k, c.k]);
     const pad = Math.floor(c.k / 2);
     let y = this.g.node('Conv', [x, weight, bias], { kernel_shape: [c.k, c.k], strides: [c.stride, c.stride], pads: [pad, pad, pad, pad] }, { name: `${c.prefix}/Conv` });
-    if (this.hook) y = this.hook(this.g, y, c, silu ? 'silu' : 'linear');
+    if (this.hook) y = this.hook(this.g, y, c);
     if (!silu) return y;
     return this.g.node('Mul', [y, this.g.node('Sigmoid', [y], {}, { name: `${c.prefix}/Sigmoid` })], {}, { name: `${c.prefix}/Mul` });
   }
@@ -475,7 +471,7 @@ class OnnxOps implements NetworkOps<string> {
   convTranspose(x: string, c: ConvSpec): string {
     const [weight, bias] = this.initializers(c, this.weights.convTranspose(c), [c.cIn, c.cOut, c.k, c.k]);
     const y = this.g.node('ConvTranspose', [x, weight, bias], { kernel_shape: [c.k, c.k], strides: [c.stride, c.stride] }, { name: `${c.prefix}/ConvTranspose` });
-    return this.hook ? this.hook(this.g, y, c, 'transpose') : y;
+    return this.hook ? this.hook(this.g, y, c) : y;
   }
 
   split(x: string, half: number, name: string): [string, string] {
