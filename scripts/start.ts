@@ -172,7 +172,7 @@ async function main(): Promise<number> {
       '',
       `Workspace: ${options.workspace}`,
       '  shapes/  images the configured palette fixture model segments (right-click one > Open in Segmentation Editor)',
-      '  photos/  real photos: the fixture finds nothing in them; set fastsam.modelPath to a FastSAM ONNX export for those',
+      '  photos/  real photos: the fixture finds little or nothing in them; set fastsam.modelPath to a FastSAM ONNX export for those',
       `Server log: ${logFile}`,
       `Only this computer can connect (127.0.0.1). From another one: ssh -L ${server.port}:127.0.0.1:${server.port} <this host>, then open the URL there.`,
       'Press Ctrl+C to stop.',
