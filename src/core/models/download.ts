@@ -219,12 +219,11 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
   };
 
   try {
-    let resumed = false;
     for (const [urlIndex, url] of options.urls.entries()) {
       let failures = 0;
       for (;;) {
         try {
-          resumed = (await attempt(url)) || resumed;
+          const resumed = await attempt(url);
           return await verifyAndPlace(url, resumed);
         } catch (e) {
           if (isAbort(e, signal)) throw new CancelledError();
