@@ -35,6 +35,13 @@ const builds = [
   },
   // Extension-host test suite -> out/test/extension/index.js (see test/extension/build.mjs).
   extensionTestsBuild(external),
+  // The segmentation editor's webview: runs in the browser, loaded by the host's HTML.
+  {
+    entryPoints: { webview: 'src/webview/main.ts' },
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
 ];
 
 const common = { bundle: true, outdir: 'dist', sourcemap: !production, minify: production, logLevel: 'warning' };

@@ -88,6 +88,8 @@ export interface ExportDoneMessage {
   /** The written file, when ok. */
   path?: string;
   message?: string;
+  /** With ok: false, the user cancelled (a dialog): shown as a notice, not as an error. */
+  cancelled?: boolean;
 }
 
 /** The image file changed on disk: the webview reloads it and drops its masks. */
