@@ -30,7 +30,7 @@ export interface LetterboxTensor {
   readonly tensor: Float32Array;
   readonly letterbox: Letterbox;
   readonly info: ImageInfo;
-  /** Milliseconds: `decode` reads the file and its header, `preprocess` decodes the pixels, letterboxes and converts. */
+  /** Milliseconds: `decode` reads the file and decodes its pixels (orientation, colour, 8-bit RGB), `preprocess` letterboxes and converts them to the tensor. */
   readonly timings: { decode: number; preprocess: number };
 }
 
@@ -46,14 +46,14 @@ export async function letterboxTensor(
 ): Promise<LetterboxTensor> {
   const start = performance.now();
   const image = await openImage(source, opts);
-  const opened = performance.now();
+  const rgb = await runRgbPipeline(image, rgbPipeline(image));
+  const decoded = performance.now();
 
   const letterbox = computeLetterbox(image.info.width, image.info.height, size);
-  const rgb = await runRgbPipeline(image, rgbPipeline(image));
   const tensor = letterboxToTensor(rgb, letterbox);
   const done = performance.now();
 
-  return { tensor, letterbox, info: image.info, timings: { decode: opened - start, preprocess: done - opened } };
+  return { tensor, letterbox, info: image.info, timings: { decode: decoded - start, preprocess: done - decoded } };
 }
 
 /**
