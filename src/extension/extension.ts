@@ -1,15 +1,16 @@
 /**
  * Activation: one engine worker, one result cache and one settings reader for
- * every segmentation editor, plus the commands, the status bar entry and, when
- * VS Code runs the extension's tests, the test API.
+ * every segmentation editor and the Explorer's batch export, plus the commands,
+ * the status bar entry and, when VS Code runs the extension's tests, the test API.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { BatchExporter } from './batch-export';
 import { EngineClient } from './engine-client';
 import { dialogPrompts, IMAGE_EXTENSIONS, type Prompts } from './prompts';
 import { ResultCache } from './result-cache';
 import { SegmentationEditorProvider, type SegmentationEditor, type SegmentOutcome } from './segmentation-editor';
-import { type FastSamSettings, readSettings, SETTINGS_SECTION } from './settings';
+import { type ExportSettings, type FastSamSettings, readExportSettings, readSettings, SETTINGS_SECTION } from './settings';
 import { ModelStatusBarEntry } from './status-bar';
 import type { FastSamTestApi, PostedMessage } from './test-api';
 
@@ -38,6 +39,11 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
       ...(vscode.workspace.workspaceFolders?.[0] ? { workspaceFolder: vscode.workspace.workspaceFolders[0].uri.fsPath } : {}),
     });
   let settings = read();
+  // Read when an export starts, so an invalid value is warned about when it matters.
+  const readExport = (): ExportSettings =>
+    readExportSettings(vscode.workspace.getConfiguration(SETTINGS_SECTION), (m) => channel.warn(m), {
+      ...(vscode.workspace.workspaceFolders?.[0] ? { workspaceFolder: vscode.workspace.workspaceFolders[0].uri.fsPath } : {}),
+    });
   let prompts: Prompts = dialogPrompts;
 
   const engine = new EngineClient({
@@ -57,6 +63,8 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     engine,
     cache,
     settings: () => settings,
+    exportSettings: readExport,
+    formatMemento: context.globalState,
     prompts: () => prompts,
     ...(testing ? { onDidPost: (resource: vscode.Uri, message: PostedMessage['message']) => posted.fire({ resource, message }) } : {}),
   });
@@ -82,6 +90,26 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
       if (RESULT_SETTINGS.some((key) => e.affectsConfiguration(`${SETTINGS_SECTION}.${key}`))) provider.settingsChanged();
     }),
   );
+
+  /** No usable model: the message, with a button to choose one. */
+  const offerModelChoice = (message: string): void => {
+    const choose = 'Choose Model File…';
+    void vscode.window.showWarningMessage(message, choose).then((a) => a === choose && vscode.commands.executeCommand('fastsam.chooseModel'));
+  };
+
+  const exportProgress = new vscode.EventEmitter<string>();
+  context.subscriptions.push(exportProgress);
+  const batchExporter = new BatchExporter({
+    log: channel,
+    engine,
+    settings: () => settings,
+    exportSettings: readExport,
+    prompts: () => prompts,
+    formatMemento: context.globalState,
+    modelMissing: offerModelChoice,
+    finished: () => provider.scheduleIdleStop(),
+    ...(testing ? { onProgressMessage: (m: string) => exportProgress.fire(m) } : {}),
+  });
 
   /** The editor a command acts on: the one of `uri` (menus pass it), else the active one, else the active image opened in one. */
   const editorForCommand = async (uri: unknown, openActiveImage: boolean): Promise<SegmentationEditor | undefined> => {
@@ -109,8 +137,7 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
       }
       const outcome = await editor.segment();
       if (outcome.status === 'model-missing') {
-        const choose = 'Choose Model File…';
-        void vscode.window.showWarningMessage(outcome.message, choose).then((a) => a === choose && vscode.commands.executeCommand('fastsam.chooseModel'));
+        offerModelChoice(outcome.message);
       } else if (outcome.status === 'failed') {
         const show = 'Show Log';
         void vscode.window.showErrorMessage(outcome.message, show).then((a) => a === show && channel.show(true));
@@ -127,18 +154,24 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
       return editor.exportMasks('selection');
     }),
 
+    // From the Explorer: the item right-clicked and every selected one; from the palette: nothing (a dialog asks).
+    vscode.commands.registerCommand('fastsam.exportMasks', (uri?: unknown, uris?: unknown) => batchExporter.run(uri, uris)),
+
     vscode.commands.registerCommand('fastsam.chooseModel', async (): Promise<string | undefined> => {
       const file = await prompts.pickModelFile();
       if (!file) return undefined;
       const config = vscode.workspace.getConfiguration(SETTINGS_SECTION);
-      await config.update('modelPath', file, vscode.ConfigurationTarget.Global);
-      channel.info(`Model set to ${file}`);
+      // Write where the value in force comes from: a workspace that sets the model
+      // path (even to "") would otherwise shadow a choice saved in user settings.
       const inspected = config.inspect<string>('modelPath');
-      if (inspected?.workspaceValue || inspected?.workspaceFolderValue) {
-        void vscode.window.showWarningMessage(
-          `The model was saved in your user settings, but this workspace sets ${SETTINGS_SECTION}.modelPath too, and the workspace value wins.`,
-        );
-      }
+      const target =
+        inspected?.workspaceFolderValue !== undefined
+          ? vscode.ConfigurationTarget.WorkspaceFolder
+          : inspected?.workspaceValue !== undefined
+            ? vscode.ConfigurationTarget.Workspace
+            : vscode.ConfigurationTarget.Global;
+      await config.update('modelPath', file, target);
+      channel.info(`Model set to ${file} (${vscode.ConfigurationTarget[target]} settings)`);
       return file;
     }),
   );
@@ -157,5 +190,7 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     get cachedResults() {
       return cache.size;
     },
+    onDidReportExportProgress: exportProgress.event,
+    cancelExport: () => batchExporter.cancel(),
   };
 }

@@ -278,7 +278,8 @@ export class OnnxGraph {
     attrs: Attributes = {},
     options: NodeOptions = {},
   ): string[] {
-    return this.addNode(opType, inputs, outputs, attrs, options);
+    // A copy: the node keeps its own list of outputs.
+    return [...this.addNode(opType, inputs, outputs, attrs, options)];
   }
 
   /**
