@@ -57,6 +57,7 @@ function axisSampling(imageSide: number, resizedSide: number, pad: number, model
 
 /** Sets bits [from, to) of the row starting at word `base`. */
 function setBitRange(bits: Uint32Array, base: number, from: number, to: number): void {
+  if (from >= to) return;
   let w = from >>> 5;
   const last = (to - 1) >>> 5;
   const head = ~0 << (from & 31);
@@ -121,17 +122,23 @@ export class MaskAssembler {
       }
       const rowBase = (y - top) * wpr;
       // Along the row, pixels between two prototype column centres blend the same two
-      // values linearly: when both have one sign, so has every pixel between them, and
-      // only runs that straddle the mask's edge need a pixel-by-pixel look.
+      // values linearly, with a weight that grows from pixel to pixel: when both values
+      // have one sign, so has every pixel between them; when they differ, the pixels
+      // inside form a prefix (a > 0) or a suffix (b > 0) of the run, found by bisection.
       for (let x = left; x < right; ) {
         const end = Math.min(cols.runEnd[x]!, right);
         const a = blended[cols.lo[x]! - c0]!, b = blended[cols.hi[x]! - c0]!;
         if (a > 0 && b > 0) {
           setBitRange(bits, rowBase, x - left, end - left);
         } else if (a > 0 || b > 0) {
-          for (let px = x; px < end; px++) {
-            if (a + (b - a) * cols.weight[px]! > 0) bits[rowBase + ((px - left) >>> 5)] |= 1 << ((px - left) & 31);
+          let lo = x, hi = end; // first pixel whose sign differs from a's
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1;
+            if (a + (b - a) * cols.weight[mid]! > 0 === a > 0) lo = mid + 1;
+            else hi = mid;
           }
+          if (a > 0) setBitRange(bits, rowBase, x - left, lo - left);
+          else setBitRange(bits, rowBase, lo - left, end - left);
         }
         x = end;
       }
