@@ -16,6 +16,8 @@ import { writeFileAtomic } from '../src/core/io/atomic-write';
 import { buildRandomYolov8Seg } from '../src/core/models/yolov8-random';
 import type { ConfigMeasurement } from './measure';
 import { benchPhotos } from './photos';
+import { summarize, type Summary } from './stats';
+import type { TextPromptMeasurement } from './text-prompt';
 
 const ROOT = path.resolve(__dirname, '..');
 const TMP = path.join(ROOT, 'bench', 'tmp');
@@ -49,18 +51,53 @@ async function modelFile(spec: ModelSpec): Promise<{ file: string; buildMs: numb
   return { file, buildMs: performance.now() - start };
 }
 
-function measureInChild(model: string, imageSize: number, photo: string, runs: number, provider = 'cpu'): Promise<ConfigMeasurement> {
+/** Runs a TypeScript file of this folder in a fresh process and returns its stdout. */
+function runChild(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', path.join(__dirname, 'measure.ts'), model, String(imageSize), photo, String(runs), provider],
-      { maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error) reject(new Error(`measure failed for ${path.basename(model)} ${imageSize} ${path.basename(photo)}: ${stderr || error.message}`));
-        else resolve(JSON.parse(stdout) as ConfigMeasurement);
-      },
-    );
+    execFile(process.execPath, ['--import', 'tsx', script, ...args], { maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${path.basename(script)} ${args.map((a) => path.basename(a)).join(' ')} failed: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
   });
+}
+
+async function measureInChild(model: string, imageSize: number, photo: string, runs: number, provider = 'cpu'): Promise<ConfigMeasurement> {
+  return JSON.parse(await runChild(path.join(__dirname, 'measure.ts'), [model, String(imageSize), photo, String(runs), provider])) as ConfigMeasurement;
+}
+
+interface HoverMeasurement {
+  megapixels: number;
+  masks: number;
+  firstRenderMs: number;
+  /** Pointer move to the highlighted frame, first visit of each mask (its bitmap is drawn then). */
+  firstHover: Summary;
+  /** The same, once the masks' bitmaps are cached. */
+  cachedHover: Summary;
+}
+
+/**
+ * The editor's hover path in the real webview bundle (headless Chromium, software
+ * rendering), 12 megapixels with 200 masks: the harness's stress scenario records it.
+ */
+async function measureHover(): Promise<HoverMeasurement> {
+  const file = path.join(TMP, 'hover.json');
+  await runChild(path.join(ROOT, 'test', 'webview', 'run-harness.ts'), ['--only', 'stress'], { ...process.env, FASTSAM_HOVER_RESULTS: file });
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { megapixels: number; masks: number; firstRenderMs: number; firstHoverMs: number[]; cachedHoverMs: number[] };
+  return { megapixels: raw.megapixels, masks: raw.masks, firstRenderMs: Math.round(raw.firstRenderMs), firstHover: summarize(raw.firstHoverMs), cachedHover: summarize(raw.cachedHoverMs) };
+}
+
+interface TextPromptResults extends TextPromptMeasurement {
+  clipModel: string;
+  warm: Summary;
+  repeated: Summary;
+}
+
+/** Cold first and warm next text query, with the fixture CLIP (real CLIP weights cannot be fetched here). */
+async function measureTextPrompt(): Promise<TextPromptResults> {
+  const clipModel = path.join(ROOT, 'models', 'fixtures', 'clip-palette');
+  const out = await runChild(path.join(__dirname, 'text-prompt.ts'), [path.join(ROOT, 'models', 'fixtures', 'palette-fastsam.onnx'), clipModel, path.join(ROOT, 'samples', 'shapes', 'shapes.png')]);
+  const m = JSON.parse(out) as TextPromptMeasurement;
+  return { ...m, clipModel: 'models/fixtures/clip-palette (fixture)', warm: summarize(m.warmQueryMs), repeated: summarize(m.repeatedQueryMs) };
 }
 
 /** Why no GPU section ran, or null when a GPU provider is usable. */
@@ -114,6 +151,36 @@ function markdown(results: BenchResults): string {
     const p = c.prompts;
     lines.push(`| ${c.modelId} | ${c.imageSize} | ${c.photoId} | ${p.masks} | ${ms(p.point.median)} | ${ms(p.point.p95)} | ${ms(p.box.median)} | ${ms(p.box.p95)} |`);
   }
+  if (results.hover) {
+    const h = results.hover;
+    lines.push(
+      '',
+      '## Hover in the editor',
+      '',
+      `The webview answers hover by itself (\`maskAtPoint\` over the masks it received once), so no message crosses to the host per pointer move. Measured in the real webview bundle in headless Chromium with software rendering, ${h.megapixels} megapixels and ${h.masks} masks: pointer move → hit-test → highlighted frame (next animation frame).`,
+      '',
+      '| | median | p95 | max |',
+      '| --- | --- | --- | --- |',
+      `| first visit of a mask (its bitmap is drawn) | ${ms(h.firstHover.median)} | ${ms(h.firstHover.p95)} | ${ms(h.firstHover.max)} |`,
+      `| masks already drawn | ${ms(h.cachedHover.median)} | ${ms(h.cachedHover.p95)} | ${ms(h.cachedHover.max)} |`,
+      '',
+      `First render of all ${h.masks} masks after the result arrived: ${h.firstRenderMs} ms.`,
+    );
+  }
+  if (results.textPrompt) {
+    const t = results.textPrompt;
+    lines.push(
+      '',
+      '## Text prompts',
+      '',
+      `CLIP model: ${t.clipModel}, on samples/shapes/shapes.png (${t.masks} masks). The real ViT-B/32 weights cannot be downloaded where this was recorded; with them, loading and the vision model cost more, the structure does not change.`,
+      '',
+      `- cold first query: ${ms(t.coldFirstQueryMs.total)} ms (loading CLIP, including the library import: ${ms(t.coldFirstQueryMs.loadClip)} ms; embedding every mask once: ${ms(t.coldFirstQueryMs.embedMasks)} ms; the query: ${ms(t.coldFirstQueryMs.query)} ms)`,
+      `- warm next query (new text: text encoder only): median ${ms(t.warm.median)} ms, p95 ${ms(t.warm.p95)} ms`,
+      `- repeated text (cached): median ${ms(t.repeated.median)} ms`,
+      `- vision model runs after all warm queries: ${t.visionRunsAfterWarmQueries}`,
+    );
+  }
   lines.push('', '## Model builds', '');
   for (const b of results.builds) lines.push(`- ${b.id}: ${b.buildMs === null ? 'reused from bench/tmp' : `built in ${(b.buildMs / 1000).toFixed(1)} s`}`);
   lines.push('', '## GPU', '');
@@ -133,12 +200,14 @@ interface BenchResults {
   builds: { id: string; buildMs: number | null }[];
   configs: (ConfigMeasurement & { modelId: string; photoId: string })[];
   gpu: { reason: string | null; configs: (ConfigMeasurement & { modelId: string; photoId: string })[] };
+  hover: HoverMeasurement | null;
+  textPrompt: TextPromptResults | null;
   totalSeconds: number;
 }
 
 async function main(): Promise<void> {
   const start = performance.now();
-  const results: BenchResults = { date: new Date().toISOString(), quick, machine: machine(), builds: [], configs: [], gpu: { reason: null, configs: [] }, totalSeconds: 0 };
+  const results: BenchResults = { date: new Date().toISOString(), quick, machine: machine(), builds: [], configs: [], gpu: { reason: null, configs: [] }, hover: null, textPrompt: null, totalSeconds: 0 };
   const photos = await benchPhotos(path.join(TMP, 'photos'));
   for (const spec of MODELS) {
     const { file, buildMs } = await modelFile(spec);
@@ -152,6 +221,12 @@ async function main(): Promise<void> {
       }
     }
   }
+  log('hover path in the webview (12 MP, 200 masks) …');
+  results.hover = await measureHover();
+  log(`  cached hover p95 ${ms(results.hover.cachedHover.p95)} ms, first visit p95 ${ms(results.hover.firstHover.p95)} ms`);
+  log('text prompts …');
+  results.textPrompt = await measureTextPrompt();
+  log(`  cold ${ms(results.textPrompt.coldFirstQueryMs.total)} ms, warm median ${ms(results.textPrompt.warm.median)} ms`);
   results.gpu.reason = gpuUnavailableReason();
   if (results.gpu.reason === null) {
     const photo = photos[1]!;
