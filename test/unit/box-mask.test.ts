@@ -32,6 +32,21 @@ describe('BoxMask', () => {
     assert.equal(countInRect(m, 66, 0, 70, 10), 0);
   });
 
+  it('counts pixels in random rectangles exactly as a pixel-by-pixel count', () => {
+    let seed = 5;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const w = 150, h = 40;
+    const src = full(w, h, (x, y) => ((x * 7 + y * 13) % 11 < 6) !== x > 90);
+    const m = fromFullMask(src, w, h);
+    for (let t = 0; t < 200; t++) {
+      const x1 = Math.floor(rand() * w), x2 = x1 + Math.floor(rand() * (w - x1 + 1));
+      const y1 = Math.floor(rand() * h), y2 = y1 + Math.floor(rand() * (h - y1 + 1));
+      let expected = 0;
+      for (let y = y1; y < y2; y++) for (let x = x1; x < x2; x++) expected += src[y * w + x]!;
+      assert.equal(countInRect(m, x1, y1, x2, y2), expected, `[${x1}, ${y1}, ${x2}, ${y2})`);
+    }
+  });
+
   it('computes intersection and IoU of masks with different rectangles', () => {
     const w = 90, h = 50;
     const a = fromFullMask(full(w, h, (x, y) => x >= 3 && x < 70 && y >= 5 && y < 30), w, h);

@@ -55,20 +55,45 @@ export function maskContainsPoint(mask: BoxMask, x: number, y: number): boolean 
   return maskHas(mask, Math.floor(x), Math.floor(y));
 }
 
+/**
+ * Per row, the number of set pixels before each word: rectangle counts then cost
+ * O(1) per row instead of a popcount per word. Built on first use and kept beside
+ * the mask's bits (box prompts count every mask against the box).
+ */
+const rowPrefixes = new WeakMap<Uint32Array, Uint32Array>();
+
+function rowPrefix(mask: BoxMask): Uint32Array {
+  let prefix = rowPrefixes.get(mask.bits);
+  if (!prefix) {
+    const wpr = wordsPerRow(mask.width);
+    prefix = new Uint32Array(mask.height * (wpr + 1));
+    for (let ly = 0; ly < mask.height; ly++) {
+      let n = 0;
+      const base = ly * (wpr + 1);
+      for (let w = 0; w < wpr; w++) {
+        prefix[base + w] = n;
+        const word = mask.bits[ly * wpr + w];
+        if (word !== 0) n += popcount32(word);
+      }
+      prefix[base + wpr] = n;
+    }
+    rowPrefixes.set(mask.bits, prefix);
+  }
+  return prefix;
+}
+
 /** Set pixels of row `ly` (mask-local) within local columns [from, to). */
-function countRowRange(mask: BoxMask, ly: number, from: number, to: number): number {
+function countRowRange(mask: BoxMask, prefix: Uint32Array, ly: number, from: number, to: number): number {
   if (from >= to) return 0;
-  const base = ly * wordsPerRow(mask.width);
-  let n = 0;
+  const wpr = wordsPerRow(mask.width);
   const firstWord = from >>> 5;
   const lastWord = (to - 1) >>> 5;
-  for (let w = firstWord; w <= lastWord; w++) {
-    let word = mask.bits[base + w];
-    if (word === 0) continue;
-    if (w === firstWord) word &= ~0 << (from & 31);
-    if (w === lastWord && (to & 31) !== 0) word &= ~(~0 << (to & 31));
-    n += popcount32(word);
-  }
+  const p = ly * (wpr + 1);
+  // Whole words by the prefix, then take off the bits of the end words outside [from, to).
+  let n = prefix[p + lastWord + 1] - prefix[p + firstWord];
+  const bits = ly * wpr;
+  if (from & 31) n -= popcount32(mask.bits[bits + firstWord] & ~(~0 << (from & 31)));
+  if (to & 31) n -= popcount32(mask.bits[bits + lastWord] & (~0 << (to & 31)));
   return n;
 }
 
@@ -82,8 +107,9 @@ export function countInRect(mask: BoxMask, x1: number, y1: number, x2: number, y
   const fromY = Math.max(y1, mask.top) - mask.top;
   const toY = Math.min(y2, mask.top + mask.height) - mask.top;
   if (fromX >= toX || fromY >= toY) return 0;
+  const prefix = rowPrefix(mask);
   let n = 0;
-  for (let ly = fromY; ly < toY; ly++) n += countRowRange(mask, ly, fromX, toX);
+  for (let ly = fromY; ly < toY; ly++) n += countRowRange(mask, prefix, ly, fromX, toX);
   return n;
 }
 

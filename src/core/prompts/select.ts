@@ -109,12 +109,21 @@ function contains(m: SelectableMask, p: PointPrompt): boolean {
   return maskContainsPoint(m.mask, p.x, p.y);
 }
 
+/**
+ * IoU can exceed the threshold only if the smaller area is at least that fraction of
+ * the larger, so most pairs are told apart by their areas without touching pixels.
+ */
+function isDuplicate(a: BoxMask, b: BoxMask): boolean {
+  if (Math.min(a.area, b.area) <= DUPLICATE_IOU * Math.max(a.area, b.area)) return false;
+  return maskIoU(a, b) > DUPLICATE_IOU;
+}
+
 /** Best first; skips candidates that duplicate one already taken; at most 1 + MAX_ALTERNATIVES. */
 function takeDistinct(masks: readonly SelectableMask[], ordered: readonly number[], into: number[] = []): number[] {
   for (const i of ordered) {
     if (into.length > MAX_ALTERNATIVES) break;
     if (into.includes(i)) continue;
-    if (into.some((j) => maskIoU(masks[i]!.mask, masks[j]!.mask) > DUPLICATE_IOU)) continue;
+    if (into.some((j) => isDuplicate(masks[i]!.mask, masks[j]!.mask))) continue;
     into.push(i);
   }
   return into;
