@@ -25,6 +25,8 @@ export interface ConfigMeasurement {
   height: number;
   runs: number;
   confidence: number;
+  /** 300 (FastSAM's default) unless tied scores made the cap pick the detections. */
+  maxDetections: number;
   detections: number;
   stages: { decode: Summary; preprocess: Summary; inference: Summary; postprocess: Summary; endToEnd: Summary };
   sessionRunAlone: Summary;
@@ -41,10 +43,16 @@ function lcg(seed: number): () => number {
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
-/** The confidence at which `count` detections pass, from scores sorted descending (after NMS). */
-function confidenceFor(scores: number[], count: number): number {
-  if (scores.length <= count) return Math.max(0, (scores[scores.length - 1] ?? 0) - 1e-6);
-  return (scores[count - 1]! + scores[count]!) / 2;
+/**
+ * The confidence, and the detection cap, at which about `count` detections pass,
+ * from scores sorted descending (after NMS). Random weights can saturate many
+ * scores at exactly 1; then the confidence cannot separate them and the cap does.
+ */
+function calibrate(scores: number[], count: number): { confidence: number; maxDetections: number } {
+  if (scores.length <= count) return { confidence: Math.max(0, (scores[scores.length - 1] ?? 0) - 1e-6), maxDetections: 300 };
+  const at = scores[count - 1]!, next = scores[count]!;
+  if (at === next) return { confidence: Math.max(0, at - 1e-6), maxDetections: count };
+  return { confidence: (at + next) / 2, maxDetections: 300 };
 }
 
 async function measure(modelPath: string, imageSize: number, photo: string, runs: number, provider: ExecutionProviderChoice): Promise<ConfigMeasurement> {
@@ -53,9 +61,9 @@ async function measure(modelPath: string, imageSize: number, photo: string, runs
 
   // Warm-up, and calibration: random weights score anchors arbitrarily, so the
   // confidence is chosen to let about TARGET_DETECTIONS through.
-  const probe = await engine.segment(image, { imageSize, confidence: 0.001 });
+  const probe = await engine.segment(image, { imageSize, confidence: 0.001, maxDetections: 1000 });
   const scores = probe.masks.map((m) => m.score).sort((a, b) => b - a);
-  const confidence = confidenceFor(scores, TARGET_DETECTIONS);
+  const { confidence, maxDetections } = calibrate(scores, TARGET_DETECTIONS);
 
   // The limit: the same image's session.run alone, on a tensor prepared once. Timed
   // runs alternate with the pipeline's so that both see the same machine load.
@@ -66,7 +74,7 @@ async function measure(modelPath: string, imageSize: number, photo: string, runs
   for (let i = 0; i < runs; i++) {
     let start = performance.now();
     // From the file each time: decode is part of end to end.
-    const r = await engine.segment(photo, { imageSize, confidence });
+    const r = await engine.segment(photo, { imageSize, confidence, maxDetections });
     samples.endToEnd.push(performance.now() - start);
     for (const k of ['decode', 'preprocess', 'inference', 'postprocess'] as const) samples[k].push(r.timings[k]);
     detections = r.masks.length;
@@ -76,7 +84,7 @@ async function measure(modelPath: string, imageSize: number, photo: string, runs
   }
 
   // Prompts on a result with PROMPT_MASKS or more masks.
-  const many = await engine.segment(image, { imageSize, confidence: confidenceFor(scores, PROMPT_MASKS) });
+  const many = await engine.segment(image, { imageSize, ...calibrate(scores, PROMPT_MASKS) });
   const rand = lcg(7);
   const { width, height } = many;
   const point: number[] = [];
@@ -108,6 +116,7 @@ async function measure(modelPath: string, imageSize: number, photo: string, runs
     height,
     runs,
     confidence: Math.round(confidence * 1e6) / 1e6,
+    maxDetections,
     detections,
     stages,
     sessionRunAlone,
