@@ -12,9 +12,25 @@ import type { SegmentationResult } from '../core/engine';
 import { CancelledError, ModelError, type ModelErrorCode, UserFacingError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { BoxMask } from '../core/masks/box-mask';
-import type { HostToWorker, ImageHeader, ModelSpec, SegmentParameters, SerializedError, WorkerPhase, WorkerToHost } from './worker/messages';
+import type { ClipSpec, HostToWorker, ImageHeader, ModelSpec, SegmentParameters, SerializedError, WorkerClipCounters, WorkerPhase, WorkerToHost } from './worker/messages';
 
 export type { ImageHeader, ModelSpec, SegmentParameters, WorkerPhase } from './worker/messages';
+
+export type { ClipSpec, WorkerClipCounters } from './worker/messages';
+
+export interface TextQueryRequest {
+  clip: ClipSpec;
+  /** The result's cache key: the worker keeps the masks' CLIP embeddings under it. */
+  key: string;
+  result: SegmentationResult;
+  /** The segmented image file's bytes. Transferred to the worker: unusable here afterwards. */
+  image: Uint8Array;
+  name: string;
+  text: string;
+  signal?: AbortSignal;
+  /** What the query is doing ("Loading CLIP…"), for the user. */
+  onProgress?: (message: string) => void;
+}
 
 /** The worker stopped on its own: a bug in the engine, or it ran out of memory. */
 export class EngineCrashedError extends UserFacingError {
@@ -48,6 +64,7 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   onPhase?: (phase: WorkerPhase) => void;
+  onTextProgress?: (message: string) => void;
 }
 
 /** The array's buffer when it owns all of it (a view into a larger buffer, such as Node's pool, is copied instead). */
@@ -118,6 +135,21 @@ export class EngineClient {
     return this.request<Uint8Array>({ type: 'encodeMask', id: 0, masks: [...masks], width, height }, [], signal);
   }
 
+  /**
+   * Ranks `request.result`'s masks by a text with CLIP in the worker: best first,
+   * as positions in `result.masks` with their text scores. Rejects with the
+   * CLIP model's one-line error when it is missing or broken.
+   */
+  textQuery(request: TextQueryRequest): Promise<{ index: number; score: number }[]> {
+    const { image, signal, onProgress, ...job } = request;
+    return this.request<{ index: number; score: number }[]>({ type: 'textQuery', id: 0, ...job, image }, transferable(image), signal, undefined, onProgress);
+  }
+
+  /** The worker's CLIP run counters (zeros before any text query). */
+  clipCounters(): Promise<WorkerClipCounters> {
+    return this.request<WorkerClipCounters>({ type: 'clipCounters', id: 0 }, [], undefined);
+  }
+
   /** Stops the worker (freeing the model's memory); pending requests are cancelled. The next request starts it again. */
   async stop(): Promise<void> {
     const worker = this.worker;
@@ -133,7 +165,7 @@ export class EngineClient {
     await this.stop();
   }
 
-  private request<T>(message: HostToWorker, transfer: ArrayBuffer[], signal: AbortSignal | undefined, onPhase?: (phase: WorkerPhase) => void): Promise<T> {
+  private request<T>(message: HostToWorker, transfer: ArrayBuffer[], signal: AbortSignal | undefined, onPhase?: (phase: WorkerPhase) => void, onTextProgress?: (message: string) => void): Promise<T> {
     if (this.disposed) return Promise.reject(new CancelledError('The segmentation engine was shut down'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const id = this.nextId++;
@@ -159,6 +191,7 @@ export class EngineClient {
           reject(error);
         },
         ...(onPhase ? { onPhase } : {}),
+        ...(onTextProgress ? { onTextProgress } : {}),
       });
       signal?.addEventListener('abort', onAbort, { once: true });
       this.updateRef();
@@ -224,6 +257,9 @@ export class EngineClient {
       case 'phase':
         this.pending.get(message.id)?.onPhase?.(message.phase);
         return;
+      case 'textProgress':
+        this.pending.get(message.id)?.onTextProgress?.(message.message);
+        return;
     }
     const pending = this.pending.get(message.id);
     // Absent when the request was cancelled: the worker's late answer is dropped.
@@ -238,6 +274,12 @@ export class EngineClient {
         break;
       case 'encoded':
         pending.resolve(message.png);
+        break;
+      case 'textRanked':
+        pending.resolve(message.ranked);
+        break;
+      case 'clipCounters':
+        pending.resolve(message.counters);
         break;
       case 'failed':
         pending.reject(deserializeError(message.error));

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BatchExporter } from './batch-export';
+import { readClipModel } from './clip-settings';
 import { EngineClient } from './engine-client';
 import { dialogPrompts, IMAGE_EXTENSIONS, type Prompts } from './prompts';
 import { ResultCache } from './result-cache';
@@ -66,6 +67,11 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     exportSettings: readExport,
     formatMemento: context.globalState,
     prompts: () => prompts,
+    // Read at each text query: the worker reloads CLIP when the model it names changes.
+    clipSettings: () => ({
+      model: readClipModel(vscode.workspace.getConfiguration(SETTINGS_SECTION), (m) => channel.warn(m)),
+      cacheDir: path.join(context.globalStorageUri.fsPath, 'clip'),
+    }),
     ...(testing ? { onDidPost: (resource: vscode.Uri, message: PostedMessage['message']) => posted.fire({ resource, message }) } : {}),
   });
   context.subscriptions.push(
@@ -190,6 +196,7 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     get cachedResults() {
       return cache.size;
     },
+    clipCounters: () => engine.clipCounters(),
     onDidReportExportProgress: exportProgress.event,
     cancelExport: () => batchExporter.cancel(),
   };

@@ -18,7 +18,8 @@ import type { EngineClient, ImageHeader, WorkerPhase } from './engine-client';
 import { Disposable } from './dispose';
 import { exportMaskFile, type ExportOutcome, maskPathFor } from './mask-export';
 import type { Prompts } from './prompts';
-import type { CacheKeyParts, ResultCache } from './result-cache';
+import { clipDownloadsAllowed, resolveClipModel } from './clip-settings';
+import { cacheKey, type CacheKeyParts, type ResultCache } from './result-cache';
 import type { FastSamSettings } from './settings';
 import type {
   EnginePhase,
@@ -26,6 +27,7 @@ import type {
   HostToWebview,
   SegmentationMessage,
   StatusMessage,
+  TextResultMessage,
   WebviewToHost,
   WireMask,
 } from '../shared/protocol';
@@ -40,6 +42,8 @@ export interface EditorServices {
   readonly cache: ResultCache;
   settings(): FastSamSettings;
   prompts(): Prompts;
+  /** The `fastsam.clipModel` setting as written, and where Hub downloads of CLIP go (the extension's global storage). */
+  clipSettings(): { model: string; cacheDir: string };
   /** Sees every message an editor sends to its webview (the extension-host tests observe the editor through it). */
   onDidPost?(resource: vscode.Uri, message: HostToWebview): void;
 }
@@ -173,6 +177,8 @@ export class SegmentationEditor extends Disposable {
   /** Whether segmentation was asked for (on open, by a command or the webview): settings changes then re-run it. */
   private wanted = false;
   private changeTimer: NodeJS.Timeout | undefined;
+  /** The running text query's signal. */
+  private textRun: AbortController | undefined;
 
   constructor(
     readonly resource: vscode.Uri,
@@ -250,6 +256,9 @@ export class SegmentationEditor extends Disposable {
       case 'showLog':
         this.services.log.show(true);
         return;
+      case 'textQuery':
+        await this.textQuery(message.text, message.requestId);
+        return;
     }
   }
 
@@ -311,9 +320,61 @@ export class SegmentationEditor extends Disposable {
     }
   }
 
+  /**
+   * Ranks the shown masks by `text` with CLIP in the worker and answers the
+   * webview with mask ids, best first; a newer query supersedes a running one.
+   * Errors (no masks yet, a missing or broken CLIP model, offline) are answered
+   * as `error`, the core's one-line message, which the webview shows.
+   */
+  async textQuery(text: string, requestId: number): Promise<TextResultMessage> {
+    this.textRun?.abort();
+    const controller = new AbortController();
+    this.textRun = controller;
+    const answer = (m: Omit<TextResultMessage, 'type' | 'requestId'>): TextResultMessage => {
+      const message: TextResultMessage = { type: 'textResult', requestId, ...m };
+      if (this.textRun === controller) this.textRun = undefined;
+      if (!controller.signal.aborted) this.post(message);
+      return message;
+    };
+    const shown = this.shown;
+    if (!shown) return answer({ ranked: [], error: 'There are no masks to search yet: run Everything first.' });
+    const { model, cacheDir } = this.services.clipSettings();
+    try {
+      const workspaceFolder = (vscode.workspace.getWorkspaceFolder(this.resource) ?? vscode.workspace.workspaceFolders?.[0])?.uri.fsPath;
+      const clip = { model: await resolveClipModel(model, { workspaceFolder }), cacheDir, allowRemote: clipDownloadsAllowed() };
+      // The bytes that were segmented (a change on disk since replaces `shown`, and this answer is dropped below).
+      const image = await vscode.workspace.fs.readFile(this.resource);
+      const start = performance.now();
+      const ranked = await this.services.engine.textQuery({
+        clip,
+        key: cacheKey(shown.key),
+        result: shown.result,
+        image,
+        name: this.fileName,
+        text,
+        signal: controller.signal,
+        onProgress: (message) => {
+          if (!controller.signal.aborted) this.post({ type: 'textProgress', requestId, message });
+        },
+      });
+      if (this.shown !== shown) return answer({ ranked: [], error: 'The masks changed during the search: press Enter to search again.' });
+      const masks = shown.result.masks;
+      this.services.log.info(`${this.fileName}: text "${text}" ranked ${ranked.length} masks in ${(performance.now() - start).toFixed(0)} ms`);
+      return answer({ ranked: ranked.map((r) => ({ id: masks[r.index]!.id, score: r.score })) });
+    } catch (e) {
+      // Superseded by a newer query, or the editor closed: nobody waits for this answer.
+      if (controller.signal.aborted) return answer({ ranked: [], error: 'Cancelled' });
+      const message = errorMessage(e);
+      if (e instanceof UserFacingError) this.services.log.warn(`${this.fileName}: text "${text}": ${message}`);
+      else this.services.log.error(`Text query on ${this.fileName} failed`, e);
+      return answer({ ranked: [], error: message });
+    }
+  }
+
   override dispose(): void {
     this.run?.controller.abort();
     this.run = undefined;
+    this.textRun?.abort();
     super.dispose();
   }
 
@@ -619,6 +680,8 @@ function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
       return (m.scope === 'selection' || m.scope === 'everything') && isIdList(m.maskIds) ? { type: 'export', scope: m.scope, maskIds: m.maskIds } : undefined;
     case 'selectionChanged':
       return isIdList(m.maskIds) ? { type: 'selectionChanged', maskIds: m.maskIds } : undefined;
+    case 'textQuery':
+      return typeof m.text === 'string' && Number.isInteger(m.requestId) ? { type: 'textQuery', text: m.text, requestId: m.requestId as number } : undefined;
     default:
       return undefined;
   }

@@ -6,6 +6,7 @@
  */
 import type * as vscode from 'vscode';
 import type { HostToWebview, WebviewToHost } from '../shared/protocol';
+import type { WorkerClipCounters } from './engine-client';
 import type { Prompts } from './prompts';
 
 export interface PostedMessage {
@@ -23,4 +24,6 @@ export interface FastSamTestApi {
   setPrompts(prompts: Partial<Prompts> | undefined): void;
   /** Results held by the result cache. */
   readonly cachedResults: number;
+  /** The engine worker's CLIP runs so far: what a text query cost (vision runs only for a new image's masks). */
+  clipCounters(): Promise<WorkerClipCounters>;
 }

@@ -101,7 +101,40 @@ export interface ImageChangedMessage {
   orientation: number;
 }
 
-export type HostToWebview = InitMessage | StatusMessage | ModelMissingMessage | SegmentationMessage | ExportDoneMessage | ImageChangedMessage;
+/** A mask ranked by a text query: `score` is CLIP's softmax over the image's masks (the scores sum to 1). */
+export interface TextRankedMask {
+  id: number;
+  score: number;
+}
+
+/**
+ * The answer to a `textQuery`: every candidate mask, best first (masks too small
+ * for CLIP are not ranked). With `error`, the query failed and `ranked` is empty;
+ * the message is written for the user.
+ */
+export interface TextResultMessage {
+  type: 'textResult';
+  requestId: number;
+  ranked: TextRankedMask[];
+  error?: string;
+}
+
+/** Progress of a running text query (loading CLIP, embedding the masks, searching), shown in the text field. */
+export interface TextProgressMessage {
+  type: 'textProgress';
+  requestId: number;
+  message: string;
+}
+
+export type HostToWebview =
+  | InitMessage
+  | StatusMessage
+  | ModelMissingMessage
+  | SegmentationMessage
+  | ExportDoneMessage
+  | ImageChangedMessage
+  | TextResultMessage
+  | TextProgressMessage;
 
 // ---- webview → host -------------------------------------------------------
 
@@ -146,7 +179,18 @@ export interface SelectionChangedMessage {
   maskIds: number[];
 }
 
+/**
+ * Ranks the shown segmentation's masks by a text ("the red cup") with CLIP.
+ * Only sent once the masks are there; `requestId` is the webview's, echoed in the answer.
+ */
+export interface TextQueryRequest {
+  type: 'textQuery';
+  text: string;
+  requestId: number;
+}
+
 export type WebviewToHost =
+  | TextQueryRequest
   | ReadyMessage
   | SegmentRequest
   | CancelRequest

@@ -4,8 +4,8 @@
  * piece of logic worth testing lives in the pure modules it calls.
  */
 import { selectEverything } from '../core/prompts/select';
-import type { HostToWebview, InitMessage, SegmentationMessage, StageTimingsMessage, EnginePhase } from '../shared/protocol';
-import { formatInt, formatPixels, plural } from './format';
+import type { HostToWebview, InitMessage, SegmentationMessage, StageTimingsMessage, EnginePhase, TextResultMessage } from '../shared/protocol';
+import { formatInt, formatPixels, formatScore, plural } from './format';
 import type { Host } from './host';
 import { ImagePyramid } from './image-pyramid';
 import { type Command, commandForKey, type Tool } from './keyboard';
@@ -21,6 +21,7 @@ import { ModelMissingPanel } from './ui/model-missing';
 import { Notice } from './ui/notice';
 import { SidePanel } from './ui/side-panel';
 import { StatusBar } from './ui/status-bar';
+import { TextQueryField } from './ui/text-query';
 import { Toolbar } from './ui/toolbar';
 import {
   actualSizeView,
@@ -76,7 +77,11 @@ export class Editor {
   private readonly alternatives: AlternativesChooser;
   private readonly notice: Notice;
   private readonly hint: StageHint;
+  private readonly textField: TextQueryField;
   private readonly announcer = new Announcer();
+  /** The text query waiting for its answer (answers to older ones are dropped), and what it is doing. */
+  private textQuery: { requestId: number; query: string; progress: string } | null = null;
+  private nextTextRequest = 1;
 
   private image: ImageInfo | null = null;
   private imageToken = 0;
@@ -139,6 +144,13 @@ export class Editor {
       resized: (css, device) => this.onResize(css, device),
     });
     this.renderer = new StageRenderer(this.stage.baseCanvas, this.stage.overlayCanvas, this.cache, (id) => this.selection.mask(id));
+    this.textField = new TextQueryField({
+      submit: (text) => this.runTextQuery(text),
+      leave: () => this.stage.element.focus(),
+      step: (delta) => {
+        if (this.selection.activePick?.source === 'text') this.run({ type: 'alternative', delta });
+      },
+    });
     this.toolbar = new Toolbar({
       tool: (t) => this.setTool(t, true),
       undo: () => this.run({ type: 'undo' }),
@@ -148,7 +160,7 @@ export class Editor {
       zoomOut: () => this.run({ type: 'zoomOut' }),
       fit: () => this.run({ type: 'fit' }),
       actualSize: () => this.run({ type: 'actualSize' }),
-    });
+    }, this.textField.element);
     this.side = new SidePanel({
       toggleVisible: (id) => this.toggleVisible(id),
       remove: (id) => this.changeSelection(() => this.selection.removeMask(id)),
@@ -180,7 +192,7 @@ export class Editor {
     this.help = h('p', { id: 'stage-help', class: 'visually-hidden' }, [
       'Tools: E Everything, P Point, B Box. Click a mask to select it; Shift-click toggles. ' +
         'Point tool: click for an object point, right-click or Alt-click for a background point; Tab and Shift+Tab step through alternatives. ' +
-        'Box tool: drag a box. Plus and minus zoom, 0 fits, 1 is 100%; arrow keys, or dragging with Space held or the middle button, pan. ' +
+        'Box tool: drag a box. T goes to the text prompt: describe an object and press Enter to select it, arrow keys step through the next best matches, Escape returns here. Plus and minus zoom, 0 fits, 1 is 100%; arrow keys, or dragging with Space held or the middle button, pan. ' +
         'Escape clears; Ctrl+Z undoes, Ctrl+Shift+Z redoes.',
     ]);
     this.stage.element.setAttribute('aria-describedby', 'stage-help');
@@ -271,8 +283,16 @@ export class Editor {
         }
         this.invalidate('ui');
         return;
+      case 'textProgress':
+        if (this.textQuery?.requestId !== m.requestId) return;
+        this.textQuery.progress = m.message;
+        this.invalidate('ui');
+        return;
+      case 'textResult':
+        return this.onTextResult(m);
       case 'imageChanged': {
         if (!this.image) return;
+        this.textQuery = null;
         const hadMasks = this.selection.hasMasks || this.segmentRequested;
         const sizeChanged = m.width !== this.image.width || m.height !== this.image.height;
         this.image = { ...this.image, uri: m.imageUri, width: m.width, height: m.height, source: this.image.source, failed: false };
@@ -344,6 +364,48 @@ export class Editor {
     if (!sameIds(before, after)) this.host.post({ type: 'selectionChanged', maskIds: after });
     this.hoverId = this.hoverPoint ? this.selection.maskAt(this.hoverPoint.x, this.hoverPoint.y) : -1;
     this.invalidate('base', 'overlay', 'ui', 'status');
+  }
+
+  // ---- text prompt ---------------------------------------------------------------
+
+  private runTextQuery(text: string): void {
+    if (!this.selection.hasMasks) {
+      this.announcer.say('Run Everything first: the text prompt chooses among its masks.');
+      return;
+    }
+    const requestId = this.nextTextRequest++;
+    this.textQuery = { requestId, query: text, progress: 'Searching…' };
+    this.host.post({ type: 'textQuery', text, requestId });
+    this.announcer.say(`Searching for ${text}…`);
+    this.invalidate('ui');
+  }
+
+  private onTextResult(m: TextResultMessage): void {
+    const pending = this.textQuery;
+    if (pending?.requestId !== m.requestId) return;
+    this.textQuery = null;
+    this.invalidate('ui');
+    if (m.error !== undefined) {
+      // The host's message is written for the user (a missing CLIP model says which and what to do).
+      this.notice.show(m.error, 'error');
+      this.announcer.say(`Text search failed: ${m.error}`);
+      return;
+    }
+    const applied = this.changeSelection(
+      () => this.selection.setText(pending.query, m.ranked),
+      () => {
+        const pick = this.selection.activePick;
+        const id = pick?.candidates[pick.choice];
+        if (id === undefined) return null;
+        const more = pick!.candidates.length > 1 ? `; ${pick!.candidates.length - 1} more with the arrow keys or Tab on the canvas` : '';
+        return `“${pending.query}”: mask ${id}, text score ${formatScore(this.selection.textScore(id) ?? 0)}${more}`;
+      },
+    );
+    if (!applied) {
+      const text = m.ranked.length === 0 ? `No mask is large enough to match “${pending.query}”.` : `“${pending.query}” selects what is already selected.`;
+      this.notice.show(text, 'info');
+      this.announcer.say(text);
+    }
   }
 
   private dropMasks(): void {
@@ -525,6 +587,10 @@ export class Editor {
         this.changeSelection(() => this.selection.clear(), () => 'Selection, points and box cleared');
         this.invalidate('overlay');
         return;
+      case 'focusText':
+        this.textField.focus();
+        if (!this.selection.hasMasks) this.announcer.say('Run Everything first: the text prompt chooses among its masks.');
+        return;
       case 'alternative': {
         this.changeSelection(
           () => this.selection.stepAlternative(cmd.delta),
@@ -532,7 +598,8 @@ export class Editor {
             const pick = this.selection.activePick;
             if (!pick) return null;
             const id = pick.candidates[pick.choice]!;
-            return `Alternative ${pick.choice + 1} of ${pick.candidates.length}: mask ${id}, ${formatPixels(this.selection.mask(id)?.area ?? 0)}`;
+            const score = pick.source === 'text' ? `, text score ${formatScore(this.selection.textScore(id) ?? 0)}` : '';
+            return `Alternative ${pick.choice + 1} of ${pick.candidates.length}: mask ${id}, ${formatPixels(this.selection.mask(id)?.area ?? 0)}${score}`;
           },
         );
         return;
@@ -716,9 +783,13 @@ export class Editor {
     });
     const pick = sel.activePick;
     const chosen = pick ? pick.candidates[pick.choice] : undefined;
+    const textScore = pick?.source === 'text' && chosen !== undefined ? sel.textScore(chosen) : undefined;
     this.alternatives.update(
-      pick && sel.hasMasks ? { source: pick.source, index: pick.choice, count: pick.candidates.length, area: chosen !== undefined ? (sel.mask(chosen)?.area ?? 0) : 0 } : null,
+      pick && sel.hasMasks
+        ? { source: pick.source, index: pick.choice, count: pick.candidates.length, area: chosen !== undefined ? (sel.mask(chosen)?.area ?? 0) : 0, ...(textScore !== undefined ? { score: textScore } : {}) }
+        : null,
     );
+    this.textField.update({ available: sel.hasMasks, progress: this.textQuery?.progress ?? null });
     this.hint.update(this.hintText());
     for (const t of ['everything', 'point', 'box'] as const) this.stage.element.classList.toggle(`tool-${t}`, this.tool === t);
     this.stage.setLabels(this.stageLabel(), this.pictureLabel());

@@ -29,6 +29,8 @@ const HOST_MESSAGE_TYPES: Record<HostToWebview['type'], true> = {
   segmentation: true,
   exportDone: true,
   imageChanged: true,
+  textResult: true,
+  textProgress: true,
 };
 
 export function isHostMessage(data: unknown): data is HostToWebview {

@@ -16,6 +16,8 @@ export type Command =
   | { type: 'undo' }
   | { type: 'redo' }
   | { type: 'alternative'; delta: 1 | -1 }
+  /** Into the toolbar's text prompt. */
+  | { type: 'focusText' }
   /** Pan by a fraction of the view (arrow keys on the stage, for keyboard users). */
   | { type: 'pan'; dx: number; dy: number };
 
@@ -39,7 +41,7 @@ export interface KeyContext {
 }
 
 /** The shortcut hints shown in tooltips. */
-export const SHORTCUTS: Readonly<Record<Tool | 'undo' | 'redo' | 'clear' | 'fit' | 'actualSize' | 'zoomIn' | 'zoomOut', string>> = {
+export const SHORTCUTS: Readonly<Record<Tool | 'undo' | 'redo' | 'clear' | 'fit' | 'actualSize' | 'zoomIn' | 'zoomOut' | 'text', string>> = {
   everything: 'E',
   point: 'P',
   box: 'B',
@@ -50,6 +52,7 @@ export const SHORTCUTS: Readonly<Record<Tool | 'undo' | 'redo' | 'clear' | 'fit'
   actualSize: '1',
   zoomIn: '+',
   zoomOut: '−',
+  text: 'T',
 };
 
 /** Arrow key → pan direction, in steps of PAN_STEP of the view (Shift: four steps). */
@@ -79,6 +82,8 @@ export function commandForKey(e: KeyLike, ctx: KeyContext): Command | null {
       return e.shiftKey ? null : { type: 'tool', tool: 'point' };
     case 'b':
       return e.shiftKey ? null : { type: 'tool', tool: 'box' };
+    case 't':
+      return e.shiftKey ? null : { type: 'focusText' };
     // "+" is Shift+"=" on most layouts; both zoom in, as in VS Code's image preview.
     case '+':
     case '=':

@@ -21,11 +21,28 @@ export interface SelectionSnapshot {
   readonly clicked: readonly number[];
   readonly points: readonly PointPrompt[];
   readonly box: BoxPrompt | null;
-  /** For each pick of the prompt, the chosen candidate (0 = best). */
+  /** The last text query's answer (absent in states saved before text prompts). */
+  readonly text?: TextPick | null;
+  /** For each pick of the prompt, the chosen candidate (0 = best); the text's comes after the points' and the box's. */
   readonly choices: readonly number[];
 }
 
-export type SelectionSource = 'click' | 'points' | 'box';
+/**
+ * A text query's ranking as the host sent it, cut to TEXT_ALTERNATIVES: CLIP's
+ * softmax leaves the rest with scores near 0, and snapshots are persisted with
+ * the undo history, so they stay a few numbers each.
+ */
+export interface TextPick {
+  readonly query: string;
+  /** Mask ids, best first. */
+  readonly ids: readonly number[];
+  /** The text score of each id. */
+  readonly scores: readonly number[];
+}
+
+export const TEXT_ALTERNATIVES = 10;
+
+export type SelectionSource = 'click' | 'points' | 'box' | 'text';
 
 export interface SelectedMask {
   readonly id: number;
@@ -34,7 +51,7 @@ export interface SelectedMask {
 
 /** One pick of the current prompt, in mask ids. */
 export interface PromptPick {
-  readonly source: 'points' | 'box';
+  readonly source: 'points' | 'box' | 'text';
   /** Candidate mask ids, best first; empty when no mask fits the prompt. */
   readonly candidates: readonly number[];
   /** Index into `candidates` of the chosen one. */
@@ -47,7 +64,7 @@ export interface SavedSelection {
   readonly future: readonly SelectionSnapshot[];
 }
 
-export const EMPTY_SELECTION: SelectionSnapshot = Object.freeze({ clicked: [], points: [], box: null, choices: [] });
+export const EMPTY_SELECTION: SelectionSnapshot = Object.freeze({ clicked: [], points: [], box: null, text: null, choices: [] });
 
 /** Undo depth; each entry is a few ids, so this is about memory of the user, not of the machine. */
 export const HISTORY_LIMIT = 100;
@@ -138,21 +155,39 @@ export class SelectionState {
   get picks(): PromptPick[] {
     const raw = this.rawPicks();
     const sources = pickSources(this.current, raw.length);
-    return raw.map((pick, i) => ({
+    const picks: PromptPick[] = raw.map((pick, i) => ({
       source: sources[i]!,
       candidates: pick.map((index) => this.selectable.length > index ? this.wire[index]!.id : -1).filter((id) => id >= 0),
       choice: Math.min(this.current.choices[i] ?? 0, Math.max(0, pick.length - 1)),
     }));
+    const text = this.current.text;
+    if (text && this.selectable.length > 0) {
+      // Ids of another segmentation (the image changed since) drop out, as clicked ones do.
+      const candidates = text.ids.filter((id) => this.indexById.has(id));
+      picks.push({ source: 'text', candidates, choice: Math.min(this.current.choices[raw.length] ?? 0, Math.max(0, candidates.length - 1)) });
+    }
+    return picks;
   }
 
-  /** The pick that Tab steps through: the points' pick when there is one, else the box's. */
+  /** The text score of mask `id` in the current text pick, if it is ranked there. */
+  textScore(id: number): number | undefined {
+    const text = this.current.text;
+    const i = text ? text.ids.indexOf(id) : -1;
+    return i < 0 ? undefined : text!.scores[i];
+  }
+
+  get textQuery(): string | null {
+    return this.current.text?.query ?? null;
+  }
+
+  /** The pick that Tab steps through: the text's when there is one, else the points', else the box's. */
   get activePick(): PromptPick | null {
     const picks = this.picks;
     return picks.length > 0 ? picks[picks.length - 1]! : null;
   }
 
   get activePickIndex(): number {
-    return this.rawPicks().length - 1;
+    return this.picks.length - 1;
   }
 
   /** Everything selected, each id once: clicked masks first, then the prompt's chosen candidates. */
@@ -216,6 +251,7 @@ export class SelectionState {
     for (const pick of this.picks) {
       if (pick.candidates[pick.choice] !== id) continue;
       if (pick.source === 'points') next = { ...next, points: next.points.filter((p) => !isLoosePoint(p, this.current.box, this.width, this.height)), choices: [] };
+      else if (pick.source === 'text') next = { ...next, text: null, choices: [] };
       else next = { ...next, box: null, choices: [] };
     }
     return this.commit(next);
@@ -243,6 +279,18 @@ export class SelectionState {
     const r = clipBox(box, this.width, this.height);
     if (r[2] <= r[0] || r[3] <= r[1]) return false;
     return this.commit({ ...this.current, box: r, choices: [] });
+  }
+
+  /**
+   * A text query's answer (`ranked`: mask ids best first, with their scores)
+   * becomes the active pick, its best mask selected: one undoable change, like a
+   * click. It replaces an earlier text pick; points and box stay.
+   */
+  setText(query: string, ranked: readonly { id: number; score: number }[]): boolean {
+    const kept = ranked.filter((r) => this.indexById.has(r.id)).slice(0, TEXT_ALTERNATIVES);
+    if (kept.length === 0) return false;
+    const text: TextPick = { query, ids: kept.map((r) => r.id), scores: kept.map((r) => r.score) };
+    return this.commit({ ...this.current, text, choices: [] });
   }
 
   /** Steps the active pick's choice by `delta`, wrapping around. */
@@ -335,6 +383,11 @@ function pickSources(prompt: SelectionSnapshot, count: number): ('points' | 'box
   return sources;
 }
 
+function sameText(a: TextPick | null | undefined, b: TextPick | null | undefined): boolean {
+  if (!a || !b) return !a === !b;
+  return a.query === b.query && sameNumbers(a.ids, b.ids) && sameNumbers(a.scores, b.scores);
+}
+
 function samePrompt(a: SelectionSnapshot, b: SelectionSnapshot): boolean {
   return a === b || (samePoints(a.points, b.points) && sameBox(a.box, b.box));
 }
@@ -354,7 +407,7 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
 function sameSnapshot(a: SelectionSnapshot, b: SelectionSnapshot): boolean {
   // Choices of 0 and "no choice recorded" mean the same thing.
   const choices = (s: SelectionSnapshot) => (s.choices.some((c) => c !== 0) ? s.choices : []);
-  return samePrompt(a, b) && sameNumbers(a.clicked, b.clicked) && sameNumbers(choices(a), choices(b));
+  return samePrompt(a, b) && sameText(a.text, b.text) && sameNumbers(a.clicked, b.clicked) && sameNumbers(choices(a), choices(b));
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -376,5 +429,13 @@ function parseSnapshot(v: unknown): SelectionSnapshot | null {
     box = [o.box[0], o.box[1], o.box[2], o.box[3]] as BoxPrompt;
   }
   const choices = Array.isArray(o.choices) && o.choices.every((c) => isNum(c) && c >= 0) ? (o.choices as number[]) : [];
-  return { clicked: [...(o.clicked as number[])], points, box, choices };
+  return { clicked: [...(o.clicked as number[])], points, box, text: parseText(o.text), choices };
+}
+
+function parseText(v: unknown): TextPick | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const t = v as Record<string, unknown>;
+  if (typeof t.query !== 'string' || !Array.isArray(t.ids) || !Array.isArray(t.scores) || t.ids.length !== t.scores.length) return null;
+  if (!t.ids.every(isNum) || !t.scores.every(isNum)) return null;
+  return { query: t.query, ids: (t.ids as number[]).slice(0, TEXT_ALTERNATIVES), scores: (t.scores as number[]).slice(0, TEXT_ALTERNATIVES) };
 }

@@ -276,6 +276,7 @@ describe('segmentation editor', function () {
       assert.equal(c.category, 'FastSAM');
     }
     assert.deepEqual(Object.keys(pkg.contributes.configuration.properties).sort(), [
+      'fastsam.clipModel',
       'fastsam.confidence',
       'fastsam.executionProvider',
       'fastsam.imageSize',

@@ -255,11 +255,44 @@ async function handle(m: WebviewToHost): Promise<void> {
       toWebview({ type: 'status', phase: 'loading-model', model: MODEL, executionProvider: null, message: MODEL });
       setTimeout(() => toWebview({ type: 'status', phase: 'ready', model: MODEL, executionProvider: PROVIDER }), 300);
       return;
+    case 'textQuery':
+      answerText(s, m.text, m.requestId);
+      return;
     case 'downloadModel':
     case 'showLog':
     case 'selectionChanged':
       return;
   }
+}
+
+/** How long a fake text query takes: long enough for the test to see its progress in the field. */
+const TEXT_DELAY_MS = 400;
+
+/**
+ * A stand-in for CLIP: masks whose scene name is a word of the text rank first,
+ * then names starting with one (cup → cup, cupBody), then the rest; the scores
+ * sum to 1, as CLIP's softmax does. A text with "offline" fails as the core does
+ * without a network.
+ */
+function answerText(s: Scene, text: string, requestId: number): void {
+  toWebview({ type: 'textProgress', requestId, message: 'Loading CLIP…' });
+  setTimeout(() => {
+    if (/offline/i.test(text)) {
+      toWebview({
+        type: 'textResult',
+        requestId,
+        ranked: [],
+        error: 'CLIP model "Xenova/clip-vit-base-patch32" is not in the cache and downloads are off: set fastsam.clipModel to a local folder',
+      });
+      return;
+    }
+    const words = text.toLowerCase().split(/\W+/).filter(Boolean);
+    const rank = (name: string) => (words.includes(name.toLowerCase()) ? 0 : words.some((w) => name.toLowerCase().startsWith(w)) ? 1 : 2);
+    const names = Object.keys(s.ids).sort((a, b) => rank(a) - rank(b) || s.ids[a]! - s.ids[b]!);
+    const raw = names.map((n) => [0.7, 0.2, 0.1 / names.length][rank(n)]!);
+    const total = raw.reduce((a, b) => a + b, 0);
+    toWebview({ type: 'textResult', requestId, ranked: names.map((n, i) => ({ id: s.ids[n]!, score: raw[i]! / total })) });
+  }, TEXT_DELAY_MS);
 }
 
 let acquired = false;

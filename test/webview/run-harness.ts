@@ -484,6 +484,94 @@ async function modelMissingFlow(browser: Browser, base: string, theme: 'dark' | 
   await context.close();
 }
 
+async function textFlow(browser: Browser, base: string): Promise<void> {
+  console.log('\ntext prompt');
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  const { page, errors } = await openEditor(context, base, 'theme=dark&delay=50');
+  const id = await ids(page);
+  const textQueries = async () => (await sent(page)).filter((m): m is Extract<WebviewToHost, { type: 'textQuery' }> => m.type === 'textQuery');
+  const focusedId = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.className || '');
+
+  await check('before Everything, T focuses the field, which says it needs Everything and sends nothing', async () => {
+    await waitRendered(page);
+    await page.focus('.stage');
+    await page.keyboard.press('t');
+    assert.equal(await focusedId(), 'text-query');
+    assert.match((await page.getAttribute('#text-query', 'placeholder')) ?? '', /Run Everything \(E\) first/);
+    await page.keyboard.type('cup');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.inputValue('#text-query'), '', 'the field takes no text before the masks exist');
+    assert.deepEqual(await textQueries(), []);
+    await page.keyboard.press('Escape');
+    assert.match(await focusedId(), /stage/, 'Esc in the field returns focus to the canvas');
+    assert.equal(await page.getAttribute('.text-query-input', 'aria-keyshortcuts'), 'T');
+    assert.equal(await text(page, 'label[for="text-query"]'), 'Describe an object to select it');
+  });
+
+  await check('typing a query and Enter sends textQuery, shows progress in the field, then selects the best match', async () => {
+    await page.keyboard.press('e');
+    await page.waitForSelector('.status-item.mask-count:not([hidden])', { timeout: TIMEOUT });
+    await waitRendered(page);
+    await page.keyboard.press('t');
+    assert.equal(await page.getAttribute('#text-query', 'placeholder'), 'Describe an object…');
+    await page.keyboard.type('the cup');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => window.__fakeHost.sent.some((m) => m.type === 'textQuery'));
+    const [query] = await textQueries();
+    assert.equal(query?.text, 'the cup');
+    await page.waitForSelector('.text-query-progress:not([hidden])');
+    assert.equal(await text(page, '.text-query-progress'), 'Loading CLIP…');
+    assert.equal(await page.getAttribute('.text-query', 'aria-busy'), 'true');
+    await shot(page, 'dark-17-text-searching');
+    await waitSelected(page, [id.cup!], 'the best match is selected');
+    assert.deepEqual(await lastSelectionMessage(page), [id.cup]);
+    await page.waitForSelector('.text-query-progress', { state: 'hidden' });
+    await page.waitForSelector('.alternatives:not([hidden])');
+    assert.equal(await text(page, '.alt-label'), '1 of 10');
+    assert.match(await text(page, '.alt-area'), /^text score 0\.\d\d · /);
+    assert.equal(await page.getAttribute('.alternatives', 'aria-label'), 'Alternatives for the text');
+    assert.match(await text(page, '[aria-live="polite"]'), new RegExp(`^“the cup”: mask ${id.cup}, text score 0\\.\\d\\d; 9 more`));
+    await waitRendered(page);
+    await shot(page, 'dark-18-text-selected');
+  });
+
+  await check('arrow keys in the field and Tab on the canvas step through the ranking; undo walks back to before the query', async () => {
+    await page.keyboard.press('ArrowDown');
+    await waitSelected(page, [id.cupBody!], 'the second best');
+    assert.equal(await text(page, '.alt-label'), '2 of 10');
+    await page.keyboard.press('Escape');
+    assert.match(await focusedId(), /stage/);
+    await page.keyboard.press('Tab');
+    await page.waitForFunction(() => document.querySelector('.alt-label')?.textContent === '3 of 10');
+    const third = await selectedIds(page);
+    assert.equal(third.length, 1);
+    assert.ok(third[0] !== id.cup && third[0] !== id.cupBody);
+    await page.keyboard.press('Control+z');
+    await waitSelected(page, [id.cupBody!], 'undo: the second best again');
+    await page.keyboard.press('Control+z');
+    await waitSelected(page, [id.cup!], 'undo: the best');
+    await page.keyboard.press('Control+z');
+    await waitSelected(page, [], 'undo: as before the query');
+    await page.waitForSelector('.alternatives', { state: 'hidden' });
+    await page.keyboard.press('Control+Shift+z');
+    await waitSelected(page, [id.cup!], 'redo: the query again');
+  });
+
+  await check("a failed query shows the host's message in the notice area and keeps the selection", async () => {
+    await page.keyboard.press('t');
+    await page.keyboard.type('offline thing');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.notice.is-error:not([hidden])', { timeout: TIMEOUT });
+    assert.match(await text(page, '.notice-text'), /set fastsam\.clipModel to a local folder$/);
+    await waitSelected(page, [id.cup!], 'the selection stays');
+    assert.equal(await page.isHidden('.text-query-progress'), true);
+    await shot(page, 'dark-19-text-error');
+  });
+
+  await check('no console errors and no CSP violations', () => noErrors(page, errors));
+  await context.close();
+}
+
 async function hiDpiFlow(browser: Browser, base: string): Promise<void> {
   console.log('\nHiDPI (device pixel ratio 2)');
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 2 });
@@ -594,7 +682,7 @@ async function main(): Promise<void> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
-  // --only <name>[,<name>] runs some scenarios: dark, light, missing, hidpi, stress.
+  // --only <name>[,<name>] runs some scenarios: dark, light, missing, text, hidpi, stress.
   const onlyArg = process.argv.indexOf('--only');
   const only = onlyArg >= 0 ? new Set((process.argv[onlyArg + 1] ?? '').split(',')) : null;
   const want = (name: string) => !only || only.has(name);
@@ -605,6 +693,7 @@ async function main(): Promise<void> {
       await modelMissingFlow(browser, server.url, 'dark');
       await modelMissingFlow(browser, server.url, 'light');
     }
+    if (want('text')) await textFlow(browser, server.url);
     if (want('hidpi')) await hiDpiFlow(browser, server.url);
     if (want('stress')) await stressFlow(browser, server.url);
   } finally {

@@ -17,7 +17,8 @@ import { selectionMaskPng } from '../../core/export/mask-images';
 import { openImage } from '../../core/image/decode';
 import { ImageInputError } from '../../core/image/errors';
 import type { Logger } from '../../core/logger';
-import type { EncodeMaskJob, HostToWorker, ModelSpec, ProbeJob, SegmentJob, SerializedError, WorkerToHost } from './messages';
+import { ClipHost } from './clip-host';
+import type { EncodeMaskJob, HostToWorker, ModelSpec, ProbeJob, SegmentJob, SerializedError, TextQueryJob, WorkerToHost } from './messages';
 
 if (!parentPort) throw new Error('engine-worker.js runs as a worker thread of the FastSAM extension');
 const port = parentPort;
@@ -69,7 +70,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-const queue: SegmentJob[] = [];
+/** Segmentations and text queries, in arrival order: CLIP's vision model competes for the same cores. */
+const queue: (SegmentJob | TextQueryJob)[] = [];
 let running: { id: number; controller: AbortController } | undefined;
 
 async function runSegment(job: SegmentJob, signal: AbortSignal): Promise<void> {
@@ -88,13 +90,16 @@ async function runSegment(job: SegmentJob, signal: AbortSignal): Promise<void> {
   send({ type: 'segmented', id: job.id, result }, maskBuffers(result));
 }
 
+const clip = new ClipHost({ logger, progress: (id, message) => send({ type: 'textProgress', id, message }) });
+
 async function drain(): Promise<void> {
   while (!running && queue.length > 0) {
     const job = queue.shift()!;
     const controller = new AbortController();
     running = { id: job.id, controller };
     try {
-      await runSegment(job, controller.signal);
+      if (job.type === 'textQuery') send({ type: 'textRanked', id: job.id, ranked: await clip.query(job, controller.signal) });
+      else await runSegment(job, controller.signal);
     } catch (e) {
       send({ type: 'failed', id: job.id, error: serializeError(e) });
     } finally {
@@ -127,8 +132,12 @@ function encodeMask(job: EncodeMaskJob): void {
 port.on('message', (message: HostToWorker) => {
   switch (message.type) {
     case 'segment':
+    case 'textQuery':
       queue.push(message);
       void drain();
+      break;
+    case 'clipCounters':
+      send({ type: 'clipCounters', id: message.id, counters: clip.counters });
       break;
     case 'probe':
       void probe(message);

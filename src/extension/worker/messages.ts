@@ -59,11 +59,74 @@ export interface CancelJob {
   id: number;
 }
 
-export type HostToWorker = SegmentJob | ProbeJob | EncodeMaskJob | CancelJob;
+/** Which CLIP to run for text queries; the worker reloads it when any field differs from the one it holds. */
+export interface ClipSpec {
+  /** Hub id or absolute local folder (the host resolved a workspace-relative one). */
+  model: string;
+  /** Where Hub downloads are cached (the extension's global storage). */
+  cacheDir: string;
+  allowRemote: boolean;
+}
+
+/**
+ * Ranks a segmentation's masks by a text with CLIP. The first query for a result
+ * (`key`: its result-cache key) loads CLIP if needed and embeds the masks' crops
+ * from `image`; the embeddings stay in the worker, so later queries on the same
+ * result run only the text encoder. The result and image travel every time
+ * because the worker keeps a bounded number of embeddings and may have let them go.
+ */
+export interface TextQueryJob {
+  type: 'textQuery';
+  id: number;
+  clip: ClipSpec;
+  key: string;
+  result: SegmentationResult;
+  /** The image file's bytes (transferred). */
+  image: Uint8Array;
+  name: string;
+  text: string;
+}
+
+/** The CLIP model's run counters; answered at once (the extension-host tests prove what a query cost with them). */
+export interface ClipCountersJob {
+  type: 'clipCounters';
+  id: number;
+}
+
+export type HostToWorker = SegmentJob | ProbeJob | EncodeMaskJob | TextQueryJob | ClipCountersJob | CancelJob;
 
 // ---- worker → host ---------------------------------------------------------
 
 export type WorkerPhase = 'loading-model' | 'segmenting';
+
+/** What a text query is doing ("Loading CLIP…", "Embedding 12 masks…"), for the user. */
+export interface TextProgressMessage {
+  type: 'textProgress';
+  id: number;
+  message: string;
+}
+
+export interface TextRankedMessage {
+  type: 'textRanked';
+  id: number;
+  /** Every candidate mask (position in `result.masks`), best first, with its text score. */
+  ranked: { index: number; score: number }[];
+}
+
+/** ClipCounters of src/core/clip, summed over the CLIP models this worker loaded, and how many it loaded. */
+export interface WorkerClipCounters {
+  loads: number;
+  visionRuns: number;
+  imagesEmbedded: number;
+  textRuns: number;
+  textCacheHits: number;
+}
+
+export interface ClipCountersMessage {
+  type: 'clipCounters';
+  id: number;
+  counters: WorkerClipCounters;
+}
 
 export interface PhaseMessage {
   type: 'phase';
@@ -130,4 +193,14 @@ export interface LogMessage {
   message: string;
 }
 
-export type WorkerToHost = PhaseMessage | ModelLoadedMessage | SegmentedMessage | ProbedMessage | EncodedMessage | FailedMessage | LogMessage;
+export type WorkerToHost =
+  | PhaseMessage
+  | ModelLoadedMessage
+  | SegmentedMessage
+  | ProbedMessage
+  | EncodedMessage
+  | TextProgressMessage
+  | TextRankedMessage
+  | ClipCountersMessage
+  | FailedMessage
+  | LogMessage;

@@ -1,16 +1,19 @@
 /**
  * The chooser over the stage for the prompt's ranked alternatives ("1 of 3",
- * with the alternative's area): SAM-style whole / part / sub-part answers.
+ * with the alternative's area): SAM-style whole / part / sub-part answers, or a
+ * text query's ranking (with the text score, how sure CLIP is).
  */
-import { formatArea, formatInt } from '../format';
+import { formatArea, formatInt, formatScore } from '../format';
 import { h, setHidden, setText } from './dom';
 import { icon } from './icons';
 
 export interface AlternativesState {
-  readonly source: 'points' | 'box';
+  readonly source: 'points' | 'box' | 'text';
   readonly index: number;
   readonly count: number;
   readonly area: number;
+  /** The chosen alternative's text score (0–1), for a text query. */
+  readonly score?: number;
 }
 
 export class AlternativesChooser {
@@ -38,9 +41,10 @@ export class AlternativesChooser {
     setHidden(this.element, !s);
     if (!s) return;
     setText(this.label, s.count === 0 ? 'No mask fits' : `${s.index + 1} of ${s.count}`);
-    setText(this.area, s.count === 0 ? '' : formatArea(s.area));
+    const score = s.score !== undefined ? `text score ${formatScore(s.score)}` : '';
+    setText(this.area, s.count === 0 ? '' : score ? `${score} · ${formatArea(s.area)}` : formatArea(s.area));
     this.area.title = `${formatInt(s.area)} pixels`;
-    this.element.setAttribute('aria-label', `Alternatives for the ${s.source === 'box' ? 'box' : 'points'}`);
+    this.element.setAttribute('aria-label', `Alternatives for the ${s.source === 'box' ? 'box' : s.source === 'text' ? 'text' : 'points'}`);
     this.prev.disabled = s.count < 2;
     this.next.disabled = s.count < 2;
   }

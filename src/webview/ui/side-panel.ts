@@ -45,7 +45,7 @@ interface Row {
 }
 
 /** Where a mask came from, when not from a click (the common case needs no label). */
-const SOURCE_LABEL: Record<SelectionSource, string> = { click: '', points: 'points', box: 'box' };
+const SOURCE_LABEL: Record<SelectionSource, string> = { click: '', points: 'points', box: 'box', text: 'text' };
 
 export class SidePanel {
   readonly element: HTMLElement;

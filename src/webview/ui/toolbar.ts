@@ -69,7 +69,8 @@ export class Toolbar {
   /** The button that holds the toolbar's single tab stop. */
   private current: HTMLButtonElement;
 
-  constructor(actions: ToolbarActions) {
+  /** `search`: the text prompt, placed after the tools (it is one more way to select). */
+  constructor(actions: ToolbarActions, search?: HTMLElement) {
     const tool = (t: Tool) => {
       const info = TOOL_INFO[t];
       const b = iconButton(info.icon, info.label, SHORTCUTS[t], () => actions.tool(t), info.label);
@@ -97,6 +98,7 @@ export class Toolbar {
     this.element = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Segmentation tools', 'aria-orientation': 'horizontal' }, [
       group('Tools', [this.toolButtons.everything, this.toolButtons.point, this.toolButtons.box]),
       sep(),
+      ...(search ? [search, sep()] : []),
       group('History', [this.undoButton, this.redoButton, this.clearButton]),
       sep(),
       group('Zoom', [zoomOut, this.zoomLabel, zoomIn, fit, actual]),
