@@ -10,7 +10,9 @@
  *  - no model configured: the command palette's "Open in Segmentation Editor" on
  *    the active image (an EXIF-rotated JPEG), Everything, the model-missing panel,
  *    "Choose model file…" through VS Code's file dialog, then hover, click and the
- *    palette's "Export Selection" in the displayed orientation.
+ *    palette's "Export Selection" in the displayed orientation;
+ *  - the text prompt: T, a typed query and Enter select the matching shape, the
+ *    ranking shows as alternatives with the text score, and Undo walks back.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -529,4 +531,80 @@ const noModel: Scenario = {
   },
 };
 
-export const scenarios: Scenario[] = [npmStart, noModel];
+// ---- text prompt -------------------------------------------------------------------------
+
+/** The clip-palette stand-in for CLIP (models/fixtures/README.md): its embeddings are about the palette's colors. */
+const FIXTURE_CLIP = path.join(REPO_ROOT, 'models', 'fixtures', 'clip-palette');
+
+const textPrompt: Scenario = {
+  id: 'text-prompt',
+  title: 'text prompt: typing a query in the toolbar and pressing Enter selects the mask; the ranking is offered as alternatives',
+  async run(t) {
+    assert.ok(fs.existsSync(FIXTURE_MODEL), `${FIXTURE_MODEL} is missing: run npm run fixtures`);
+    assert.ok(fs.existsSync(path.join(FIXTURE_CLIP, 'onnx', 'text_model.onnx')), `${FIXTURE_CLIP} is missing: run npm run fixtures`);
+    const sample = sampleShape('shapes.png');
+    const scene = sample.scene;
+    const [, BLUE, , ORANGE] = [0, 1, 2, 3];
+    const id = (i: number): number => fixtureMaskId(scene, i);
+
+    const workspace = createWorkspace({
+      files: { [sample.file]: fs.readFileSync(path.join(REPO_ROOT, 'samples', 'shapes', sample.file)) },
+      settings: { 'fastsam.modelPath': FIXTURE_MODEL, 'fastsam.clipModel': FIXTURE_CLIP },
+    });
+    t.cleanup(async () => fs.rmSync(workspace, { recursive: true, force: true }));
+    const server = await startServer({ logFile: path.join(t.dir, 'server.log'), startTimeoutMs: 120_000 });
+    t.cleanup(() => server.stop());
+    const browser = await openBrowser(t);
+    const page = browser.page;
+    t.usePage(page);
+    let f!: FrameLocator;
+
+    await t.step('the image opens in the segmentation editor and is segmented', async () => {
+      await page.goto(server.workbenchUrl({ folder: workspace, extensionDevelopmentPath: REPO_ROOT }));
+      await waitForWorkbench(page, 120_000);
+      await explorerRow(page, sample.file).click();
+      await page.locator('.tabs-container .tab.active', { hasText: sample.file }).waitFor({ timeout: UI_TIMEOUT });
+      await runCommand(page, 'FastSAM: Open in Segmentation Editor');
+      f = editorFrame(page);
+      await stage(f).waitFor({ timeout: 60_000 });
+      await waitForMaskCount(f, scene.shapes.length);
+      assert.equal(await f.locator('#text-query').inputValue(), '', 'the empty text field');
+      assert.equal(await f.locator('#text-query').getAttribute('placeholder'), 'Describe an object…');
+    });
+
+    await t.step('T focuses the text field; typing "blue" and Enter selects the blue ellipse', async () => {
+      await stage(f).focus();
+      await page.keyboard.press('t');
+      await f.locator('#text-query:focus').waitFor({ timeout: UI_TIMEOUT });
+      await page.keyboard.type('blue');
+      await page.keyboard.press('Enter');
+      // The first query loads CLIP and embeds the masks; the field shows it meanwhile.
+      await waitForSelection(f, [id(BLUE)], 'the text query "blue"', SEGMENT_TIMEOUT);
+      await f.locator('.text-query-progress').waitFor({ state: 'hidden', timeout: UI_TIMEOUT });
+      await waitForText(f.locator('.alt-label'), `1 of ${scene.shapes.length}`, 'the ranking as alternatives');
+      await waitForText(f.locator('.alt-area'), /^text score \d\.\d\d · /, 'the text score');
+      await waitForText(f.locator('.mask-row .mask-source'), 'text', 'the side list says where the selection came from');
+      await waitForRendered(f);
+      await t.shot(page, 'text-blue-selected');
+    });
+
+    await t.step('a second query replaces the text pick; Esc returns to the canvas and Undo brings back the first', async () => {
+      await page.keyboard.press('Control+a');
+      await page.keyboard.type('the orange one');
+      await page.keyboard.press('Enter');
+      await waitForSelection(f, [id(ORANGE)], 'the text query "the orange one"');
+      await page.keyboard.press('Escape');
+      await f.locator('.stage:focus').waitFor({ timeout: UI_TIMEOUT });
+      await page.keyboard.press('Control+z');
+      await waitForSelection(f, [id(BLUE)], 'undo');
+      await waitForRendered(f);
+      await t.shot(page, 'text-undo');
+    });
+
+    await t.step('no CSP violation or uncaught error in the browser console', async () => {
+      assertNoWebviewErrors(browser);
+    });
+  },
+};
+
+export const scenarios: Scenario[] = [npmStart, noModel, textPrompt];
