@@ -4,7 +4,7 @@ import { fromFullMask } from '../../src/core/masks/box-mask';
 import type { WireMask } from '../../src/shared/protocol';
 import { commandForKey, type KeyContext } from '../../src/webview/keyboard';
 import { imageKey, parsePersisted } from '../../src/webview/persisted-state';
-import { EMPTY_SELECTION, SelectionState } from '../../src/webview/selection-state';
+import { EMPTY_SELECTION, SelectionState, TEXT_ALTERNATIVES } from '../../src/webview/selection-state';
 
 const W = 100;
 const H = 80;
@@ -381,5 +381,91 @@ describe('webview keyboard shortcuts', () => {
     const typing = { ...ctx, typing: true };
     assert.equal(commandForKey(key('e'), typing), null);
     assert.equal(commandForKey(key('z', { ctrlKey: true }), typing), null);
+  });
+});
+
+describe('webview selection: text queries', () => {
+  const RANKED = [
+    { id: CUP_HANDLE, score: 0.7 },
+    { id: CUP, score: 0.2 },
+    { id: BALL, score: 0.06 },
+    { id: TABLE, score: 0.04 },
+  ];
+
+  it('selects the best match as the active pick, with the ranking as alternatives and their scores', () => {
+    const s = state();
+    assert.equal(s.click(BALL, false), true);
+    assert.equal(s.setText('the cup', RANKED), true);
+    assert.deepEqual(s.selected, [
+      { id: BALL, source: 'click' },
+      { id: CUP_HANDLE, source: 'text' },
+    ]);
+    assert.deepEqual(s.activePick, { source: 'text', candidates: [CUP_HANDLE, CUP, BALL, TABLE], choice: 0 });
+    assert.equal(s.textScore(CUP), 0.2);
+    assert.equal(s.textQuery, 'the cup');
+    assert.equal(s.stepAlternative(1), true);
+    assert.deepEqual(s.selectedIds, [BALL, CUP]);
+    assert.equal(s.stepAlternative(-2), true, 'wraps around');
+    assert.deepEqual(s.selectedIds, [BALL, TABLE]);
+  });
+
+  it('is one undoable change; the same answer again is none', () => {
+    const s = state();
+    s.setText('the cup', RANKED);
+    s.stepAlternative(1);
+    assert.equal(s.setText('the cup', RANKED), true, 'back to the best match');
+    assert.equal(s.setText('the cup', RANKED), false);
+    s.undo();
+    assert.deepEqual(s.selectedIds, [CUP]);
+    s.undo();
+    assert.deepEqual(s.selectedIds, [CUP_HANDLE]);
+    s.undo();
+    assert.deepEqual(s.selectedIds, []);
+    assert.equal(s.activePick, null);
+  });
+
+  it('keeps the points, which stay selected, and is the pick Tab steps', () => {
+    const s = state();
+    s.addPoint({ x: 75.5, y: 25.5, label: 1 });
+    s.setText('the cup', RANKED);
+    assert.deepEqual(s.selectedIds, [BALL, CUP_HANDLE]);
+    assert.equal(s.activePick?.source, 'text');
+    s.stepAlternative(1);
+    assert.deepEqual(s.selectedIds, [BALL, CUP], 'the points keep their choice');
+  });
+
+  it('removing its mask drops the text pick; ids the masks lack are ignored; at most TEXT_ALTERNATIVES kept', () => {
+    const s = state();
+    assert.equal(s.setText('nothing', [{ id: 99, score: 1 }]), false, 'no known mask: no change');
+    s.setText('the cup', RANKED);
+    assert.equal(s.removeMask(CUP_HANDLE), true);
+    assert.deepEqual(s.selectedIds, []);
+    assert.equal(s.textQuery, null);
+    const many = Array.from({ length: 30 }, (_, i) => ({ id: i % 5, score: 1 / 30 }));
+    s.setText('many', many);
+    assert.equal(s.activePick?.candidates.length, TEXT_ALTERNATIVES);
+  });
+
+  it('is saved and restored with the history; a malformed text pick is dropped', () => {
+    const s = state();
+    s.setText('the cup', RANKED);
+    s.stepAlternative(1);
+    const restored = state();
+    restored.restore(JSON.parse(JSON.stringify(s.save())));
+    assert.deepEqual(restored.selectedIds, [CUP]);
+    assert.equal(restored.textScore(CUP), 0.2);
+    restored.undo();
+    assert.deepEqual(restored.selectedIds, [CUP_HANDLE]);
+    const bad = state();
+    bad.restore({ current: { ...EMPTY_SELECTION, text: { query: 'x', ids: [CUP], scores: [] } }, past: [], future: [] });
+    assert.equal(bad.textQuery, null);
+  });
+
+  it('T goes to the text field, except while typing', () => {
+    const key = { key: 't', ctrlKey: false, metaKey: false, shiftKey: false, altKey: false };
+    const ctx: KeyContext = { typing: false, stageFocused: true, hasAlternatives: false };
+    assert.deepEqual(commandForKey(key, ctx), { type: 'focusText' });
+    assert.deepEqual(commandForKey({ ...key, key: 'T' }, { ...ctx, stageFocused: false }), { type: 'focusText' }, 'Caps Lock does not matter');
+    assert.equal(commandForKey(key, { ...ctx, typing: true }), null);
   });
 });
