@@ -1,20 +1,36 @@
 /**
  * The host's side of the engine worker: one worker for every editor, started on
  * the first request, with request/response matching by id. Cancelling a request
- * settles it at once (CancelledError) and tells the worker to drop or stop it. If
+ * settles it at once (CancelledError) and tells the worker to drop or stop it
+ * (a batch export instead stops and answers with what it did). If
  * the worker dies, every pending request fails with EngineCrashedError and the
  * next request starts a new worker (which loads the model again).
  *
  * No 'vscode' import: the unit tests drive this against the real worker bundle.
  */
 import { Worker } from 'node:worker_threads';
-import type { SegmentationResult } from '../core/engine';
+import type { SegmentationResult, SegmentedMask } from '../core/engine';
 import { CancelledError, ModelError, type ModelErrorCode, UserFacingError } from '../core/errors';
+import type { BatchProgress } from '../core/export/batch';
+import type { ExportFormatId, ExportOutputOptions, PlannedOutput } from '../core/export/format-names';
+import type { FormatOptions } from '../core/export/formats';
+import { OutputWriteError, type WriteErrorCode } from '../core/io/atomic-write';
 import type { Logger } from '../core/logger';
 import type { BoxMask } from '../core/masks/box-mask';
-import type { ClipSpec, HostToWorker, ImageHeader, ModelSpec, SegmentParameters, SerializedError, WorkerClipCounters, WorkerPhase, WorkerToHost } from './worker/messages';
-
-export type { ImageHeader, ModelSpec, SegmentParameters, WorkerPhase } from './worker/messages';
+import type {
+  BatchImageReport,
+  BatchPlan,
+  BatchSummaryReport,
+  ClipSpec,
+  HostToWorker,
+  ImageHeader,
+  ModelSpec,
+  SegmentParameters,
+  SerializedError,
+  WorkerClipCounters,
+  WorkerPhase,
+  WorkerToHost,
+} from './worker/messages';
 
 export type { ClipSpec, WorkerClipCounters } from './worker/messages';
 
@@ -31,6 +47,8 @@ export interface TextQueryRequest {
   /** What the query is doing ("Loading CLIP…"), for the user. */
   onProgress?: (message: string) => void;
 }
+
+export type { BatchImageReport, BatchPlan, BatchSummaryReport, ImageHeader, ModelSpec, SegmentParameters, WorkerPhase } from './worker/messages';
 
 /** The worker stopped on its own: a bug in the engine, or it ran out of memory. */
 export class EngineCrashedError extends UserFacingError {
@@ -60,11 +78,56 @@ export interface SegmentRequest extends SegmentParameters {
   onPhase?: (phase: WorkerPhase) => void;
 }
 
+export interface ExportImageRequest {
+  imagePath: string;
+  /** The segmented size. */
+  width: number;
+  height: number;
+  /** In the order the formats list them. */
+  masks: readonly SegmentedMask[];
+  targets: readonly PlannedOutput[];
+  formatOptions: FormatOptions;
+  /** Replace existing files; without it, a file in the way is an OutputWriteError 'exists' and nothing is written. */
+  overwrite: boolean;
+}
+
+export interface BatchExportRequest extends SegmentParameters {
+  model: ModelSpec;
+  /** Image files and folders (walked recursively). */
+  inputs: readonly string[];
+  formats: readonly ExportFormatId[];
+  output: ExportOutputOptions;
+  formatOptions: FormatOptions;
+  cocoDataset: boolean;
+  /**
+   * Aborting stops the batch before its next image; unlike other requests it
+   * still resolves, with the summary of what was done (stopped: cancelled).
+   */
+  signal?: AbortSignal;
+  /** Called when the batch starts loading the model. */
+  onPhase?: (phase: WorkerPhase) => void;
+  onProgress?: (progress: BatchProgress) => void;
+  onImage?: (report: BatchImageReport) => void;
+}
+
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   onPhase?: (phase: WorkerPhase) => void;
+  onProgress?: (progress: BatchProgress) => void;
+  onImage?: (report: BatchImageReport) => void;
   onTextProgress?: (message: string) => void;
+}
+
+/** How a request ends when its signal aborts. */
+interface RequestOptions {
+  signal?: AbortSignal | undefined;
+  /**
+   * 'reject' (default): at once, with CancelledError, dropping the worker's late answer.
+   * 'answer': the worker is told to stop and the request settles with its answer.
+   */
+  onAbort?: 'reject' | 'answer';
+  callbacks?: Pick<Pending, 'onPhase' | 'onProgress' | 'onImage' | 'onTextProgress'>;
 }
 
 /** The array's buffer when it owns all of it (a view into a larger buffer, such as Node's pool, is copied instead). */
@@ -80,6 +143,8 @@ function deserializeError(e: SerializedError): Error {
       return new ModelError(e.code as ModelErrorCode, e.message);
     case 'user':
       return new UserFacingError(e.message);
+    case 'write':
+      return new OutputWriteError(e.code as WriteErrorCode, e.path ?? '', e.message);
     case 'internal': {
       const error = new Error(e.message);
       if (e.stack) error.stack = e.stack;
@@ -108,6 +173,11 @@ export class EngineClient {
     return this.worker !== undefined;
   }
 
+  /** Whether requests are in progress (stopping the worker now would cancel them). */
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
   /** Called whenever the worker loads a model, and with undefined when it stops. */
   onDidChangeModel(listener: (model: LoadedModel | undefined) => void): { dispose(): void } {
     this.modelListeners.add(listener);
@@ -117,22 +187,46 @@ export class EngineClient {
   /** Segments everything in an image, loading (or switching to) `request.model` first when needed. */
   segment(request: SegmentRequest): Promise<SegmentationResult> {
     const { image, signal, onPhase, ...job } = request;
-    return this.request<SegmentationResult>(
-      { type: 'segment', id: 0, ...job, image },
-      transferable(image),
-      signal,
-      onPhase,
-    );
+    return this.request<SegmentationResult>({ type: 'segment', id: 0, ...job, image }, transferable(image), { signal, ...(onPhase ? { callbacks: { onPhase } } : {}) });
   }
 
   /** An image's displayed size and orientation, read from its header. `image` is transferred. */
   probeImage(image: Uint8Array, name: string, signal?: AbortSignal): Promise<ImageHeader> {
-    return this.request<ImageHeader>({ type: 'probe', id: 0, image, name }, transferable(image), signal);
+    return this.request<ImageHeader>({ type: 'probe', id: 0, image, name }, transferable(image), { signal });
   }
 
   /** The union of `masks` as an 8-bit grayscale PNG (0 / 255) of width × height. */
   encodeMaskPng(masks: readonly BoxMask[], width: number, height: number, signal?: AbortSignal): Promise<Uint8Array> {
-    return this.request<Uint8Array>({ type: 'encodeMask', id: 0, masks: [...masks], width, height }, [], signal);
+    return this.request<Uint8Array>({ type: 'encodeMask', id: 0, masks: [...masks], width, height }, [], { signal });
+  }
+
+  /**
+   * Renders and writes one segmented image's files (all or none); resolves with
+   * the paths written. A file in the way without `overwrite` rejects with
+   * OutputWriteError 'exists'; an unwritable folder with 'read-only'.
+   */
+  exportImage(request: ExportImageRequest): Promise<string[]> {
+    const { masks, targets, ...rest } = request;
+    return this.request<string[]>({ type: 'exportImage', id: 0, ...rest, masks: [...masks], targets: [...targets] }, []);
+  }
+
+  /** How many images a batch would export, and how many of them have files already. */
+  planBatch(inputs: readonly string[], formats: readonly ExportFormatId[], output: Pick<ExportOutputOptions, 'outDir' | 'names'>, signal?: AbortSignal): Promise<BatchPlan> {
+    return this.request<BatchPlan>({ type: 'planBatch', id: 0, inputs: [...inputs], formats: [...formats], output }, [], { signal });
+  }
+
+  /**
+   * Segments and exports every image of `inputs` in the worker (exportBatch of
+   * src/core/export/batch.ts). Resolves with the summary, also when cancelled
+   * through `signal`; rejects for invalid options, or when the worker stops.
+   */
+  batchExport(request: BatchExportRequest): Promise<BatchSummaryReport> {
+    const { signal, onPhase, onProgress, onImage, inputs, formats, ...job } = request;
+    return this.request<BatchSummaryReport>({ type: 'batchExport', id: 0, ...job, inputs: [...inputs], formats: [...formats] }, [], {
+      signal,
+      onAbort: 'answer',
+      callbacks: { ...(onPhase ? { onPhase } : {}), ...(onProgress ? { onProgress } : {}), ...(onImage ? { onImage } : {}) },
+    });
   }
 
   /**
@@ -142,12 +236,15 @@ export class EngineClient {
    */
   textQuery(request: TextQueryRequest): Promise<{ index: number; score: number }[]> {
     const { image, signal, onProgress, ...job } = request;
-    return this.request<{ index: number; score: number }[]>({ type: 'textQuery', id: 0, ...job, image }, transferable(image), signal, undefined, onProgress);
+    return this.request<{ index: number; score: number }[]>({ type: 'textQuery', id: 0, ...job, image }, transferable(image), {
+      signal,
+      ...(onProgress ? { callbacks: { onTextProgress: onProgress } } : {}),
+    });
   }
 
   /** The worker's CLIP run counters (zeros before any text query). */
   clipCounters(): Promise<WorkerClipCounters> {
-    return this.request<WorkerClipCounters>({ type: 'clipCounters', id: 0 }, [], undefined);
+    return this.request<WorkerClipCounters>({ type: 'clipCounters', id: 0 }, []);
   }
 
   /** Stops the worker (freeing the model's memory); pending requests are cancelled. The next request starts it again. */
@@ -165,7 +262,8 @@ export class EngineClient {
     await this.stop();
   }
 
-  private request<T>(message: HostToWorker, transfer: ArrayBuffer[], signal: AbortSignal | undefined, onPhase?: (phase: WorkerPhase) => void, onTextProgress?: (message: string) => void): Promise<T> {
+  private request<T>(message: HostToWorker, transfer: ArrayBuffer[], options: RequestOptions = {}): Promise<T> {
+    const { signal } = options;
     if (this.disposed) return Promise.reject(new CancelledError('The segmentation engine was shut down'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const id = this.nextId++;
@@ -176,8 +274,10 @@ export class EngineClient {
         this.updateRef();
       };
       const onAbort = (): void => {
-        if (!this.pending.delete(id)) return;
+        if (!this.pending.has(id)) return;
         worker.postMessage({ type: 'cancel', id } satisfies HostToWorker);
+        if (options.onAbort === 'answer') return;
+        this.pending.delete(id);
         done();
         reject(new CancelledError());
       };
@@ -190,8 +290,7 @@ export class EngineClient {
           done();
           reject(error);
         },
-        ...(onPhase ? { onPhase } : {}),
-        ...(onTextProgress ? { onTextProgress } : {}),
+        ...options.callbacks,
       });
       signal?.addEventListener('abort', onAbort, { once: true });
       this.updateRef();
@@ -257,6 +356,12 @@ export class EngineClient {
       case 'phase':
         this.pending.get(message.id)?.onPhase?.(message.phase);
         return;
+      case 'batchProgress':
+        this.pending.get(message.id)?.onProgress?.(message.progress);
+        return;
+      case 'batchImage':
+        this.pending.get(message.id)?.onImage?.(message.report);
+        return;
       case 'textProgress':
         this.pending.get(message.id)?.onTextProgress?.(message.message);
         return;
@@ -274,6 +379,15 @@ export class EngineClient {
         break;
       case 'encoded':
         pending.resolve(message.png);
+        break;
+      case 'exported':
+        pending.resolve(message.written);
+        break;
+      case 'batchPlanned':
+        pending.resolve(message.plan);
+        break;
+      case 'batchDone':
+        pending.resolve(message.summary);
         break;
       case 'textRanked':
         pending.resolve(message.ranked);

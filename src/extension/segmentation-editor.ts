@@ -12,15 +12,19 @@ import { webcrypto } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { SegmentationResult } from '../core/engine';
+import type { SegmentationResult, SegmentedMask } from '../core/engine';
 import { CancelledError, ModelError, UserFacingError } from '../core/errors';
+import { EXPORT_FORMAT_INFO, type ExportFormatId, planOutputs } from '../core/export/format-names';
+import { selectEverything } from '../core/prompts/select';
 import type { EngineClient, ImageHeader, WorkerPhase } from './engine-client';
 import { Disposable } from './dispose';
+import { exportFileSet } from './export-files';
+import { chooseFormats, type FormatMemento } from './format-choice';
 import { exportMaskFile, type ExportOutcome, maskPathFor } from './mask-export';
 import type { Prompts } from './prompts';
 import { clipDownloadsAllowed, resolveClipModel } from './clip-settings';
 import { cacheKey, type CacheKeyParts, type ResultCache } from './result-cache';
-import type { FastSamSettings } from './settings';
+import { type ExportSettings, type FastSamSettings, resolveOutputFolder } from './settings';
 import type {
   EnginePhase,
   ExportScope,
@@ -41,12 +45,19 @@ export interface EditorServices {
   readonly engine: EngineClient;
   readonly cache: ResultCache;
   settings(): FastSamSettings;
+  /** The `fastsam.export.*` settings, read when an export starts. */
+  exportSettings(): ExportSettings;
+  /** Where the last choice of export formats is kept (the extension's global state). */
+  readonly formatMemento: FormatMemento;
   prompts(): Prompts;
   /** The `fastsam.clipModel` setting as written, and where Hub downloads of CLIP go (the extension's global storage). */
   clipSettings(): { model: string; cacheDir: string };
   /** Sees every message an editor sends to its webview (the extension-host tests observe the editor through it). */
   onDidPost?(resource: vscode.Uri, message: HostToWebview): void;
 }
+
+/** What Export did: the binary mask alone as mask-export.ts says; several formats with every file written in `paths` (the first in `path`). */
+export type EditorExportOutcome = ExportOutcome | { status: 'written'; path: string; paths: string[] } | { status: 'failed'; message: string };
 
 export type SegmentOutcome =
   | { status: 'segmented'; masks: number; cached: boolean }
@@ -103,12 +114,24 @@ export class SegmentationEditorProvider extends Disposable implements vscode.Cus
       this.editors.delete(editor);
       if (this.active === editor) this.setActive(undefined);
       editor.dispose();
-      if (this.editors.size === 0) {
-        this.idleTimer = setTimeout(() => void this.services.engine.stop(), IDLE_STOP_MS);
-        this.idleTimer.unref();
-      }
+      this.scheduleIdleStop();
     });
     this.onDidOpenEmitter.fire(editor);
+  }
+
+  /**
+   * With no editor open, stops the worker (freeing the model's memory) a
+   * while later, once it has no work left: a batch export may still run after
+   * the last editor closed, and calls this when it ends.
+   */
+  scheduleIdleStop(): void {
+    if (this.editors.size > 0) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.services.engine.busy) this.scheduleIdleStop();
+      else void this.services.engine.stop();
+    }, IDLE_STOP_MS);
+    this.idleTimer.unref();
   }
 
   /** An open editor of `uri` (the active one first). */
@@ -281,39 +304,86 @@ export class SegmentationEditor extends Disposable {
   }
 
   /**
-   * Exports the union of masks as `<stem>.mask.png` beside the image (see
-   * mask-export.ts for the rules). `maskIds` defaults to the current selection.
+   * Exports the selection (`maskIds`, by default the current one) or every
+   * mask, in the formats the user picks (the last choice checked). The binary
+   * mask alone follows mask-export.ts (Overwrite / Keep Both / Cancel, Save As
+   * for a read-only folder); several formats are written together by the
+   * engine worker under the rules of export-files.ts. Names and folder come
+   * from the `fastsam.export.*` settings.
    */
-  async exportMasks(scope: ExportScope, maskIds: readonly number[] = this.selection): Promise<ExportOutcome | { status: 'failed'; message: string }> {
+  async exportMasks(scope: ExportScope, maskIds: readonly number[] = this.selection): Promise<EditorExportOutcome> {
     const fail = (message: string, show: (m: string) => Thenable<unknown>) => {
       this.post({ type: 'exportDone', ok: false, message });
       void show(message);
       return { status: 'failed' as const, message };
     };
+    const cancelled = (): EditorExportOutcome => {
+      this.post({ type: 'exportDone', ok: false, message: 'Export cancelled.' });
+      return { status: 'cancelled' };
+    };
     const shown = this.shown;
     if (!shown) return fail('There is nothing to export yet: segment the image first.', vscode.window.showInformationMessage);
     const { result } = shown;
-    const masks = (scope === 'everything' ? result.masks : maskIds.map((id) => result.masks[id]).filter((m) => m !== undefined)).map((m) => m.mask);
+    // Every mask in the batch export's order (largest first), or the selection in its order.
+    const masks: SegmentedMask[] =
+      scope === 'everything' ? selectEverything(result.masks).map((pick) => result.masks[pick[0]!]!) : maskIds.map((id) => result.masks[id]).filter((m) => m !== undefined);
     if (masks.length === 0) return fail('Nothing is selected: click an object in the image, then export.', vscode.window.showInformationMessage);
 
     const prompts = this.services.prompts();
+    const exportSettings = this.services.exportSettings();
+    const onDisk = this.resource.scheme === 'file';
+    const imagePath = onDisk ? this.resource.fsPath : this.resource.path;
+    const outDir = onDisk
+      ? resolveOutputFolder(exportSettings.outputFolder, { workspaceFolder: vscode.workspace.getWorkspaceFolder(this.resource)?.uri.fsPath, imageFolder: path.dirname(imagePath) })
+      : undefined;
+    const output = { ...(outDir !== undefined ? { outDir } : {}), names: exportSettings.fileNames };
     try {
-      const png = await this.services.engine.encodeMaskPng(masks, result.width, result.height);
-      let outcome: ExportOutcome;
-      if (this.resource.scheme === 'file') {
-        outcome = await exportMaskFile(maskPathFor(this.resource.fsPath), png, prompts);
+      const all = planOutputs(imagePath, EXPORT_FORMAT_INFO.map((f) => f.id), output);
+      const files = Object.fromEntries(all.map((t) => [t.format, path.basename(t.path)])) as Record<ExportFormatId, string>;
+      const what = `${scope === 'everything' ? `all ${masks.length} masks` : masks.length === 1 ? '1 selected mask' : `${masks.length} selected masks`} of ${this.fileName}`;
+      const formats = await chooseFormats((r) => prompts.pickExportFormats(r), this.services.formatMemento, exportSettings.formats, { title: `Export ${what}`, files });
+      if (!formats) return cancelled();
+      const targets = all.filter((t) => formats.includes(t.format));
+
+      const maskOnly = formats.length === 1 && formats[0] === 'mask';
+      let written: string[];
+      if (maskOnly) {
+        const png = await this.services.engine.encodeMaskPng(masks.map((m) => m.mask), result.width, result.height);
+        let outcome: ExportOutcome;
+        if (onDisk) {
+          // An output folder of the settings may not exist yet; a failure here shows as the write's own error.
+          await fs.mkdir(path.dirname(targets[0]!.path), { recursive: true }).catch(() => undefined);
+          outcome = await exportMaskFile(targets[0]!.path, png, prompts);
+        } else {
+          const target = await prompts.saveAs(maskPathFor(this.resource.path), `${this.fileName} is not a file on this computer, so its mask cannot be saved beside it.`);
+          outcome = target === undefined ? { status: 'cancelled' } : await exportMaskFile(target, png, prompts, { overwrite: true });
+        }
+        if (outcome.status === 'cancelled') return cancelled();
+        written = [outcome.path];
       } else {
-        const target = await prompts.saveAs(maskPathFor(this.resource.path), `${this.fileName} is not a file on this computer, so its mask cannot be saved beside it.`);
-        outcome = target === undefined ? { status: 'cancelled' } : await exportMaskFile(target, png, prompts, { overwrite: true });
+        if (!onDisk) throw new UserFacingError(`${this.fileName} is not a file on this computer: only its binary mask can be exported (Save As).`);
+        const { polygonTolerance, cocoSegmentation } = exportSettings;
+        const outcome = await exportFileSet(
+          targets.map((t) => t.path),
+          (paths, { overwrite }) =>
+            this.services.engine.exportImage({
+              imagePath,
+              width: result.width,
+              height: result.height,
+              masks,
+              targets: targets.map((t, i) => ({ format: t.format, path: paths[i]! })),
+              formatOptions: { polygonTolerance, cocoSegmentation },
+              overwrite,
+            }),
+          prompts,
+        );
+        if (outcome.status === 'cancelled') return cancelled();
+        written = outcome.paths;
       }
-      if (outcome.status === 'cancelled') {
-        this.post({ type: 'exportDone', ok: false, message: 'Export cancelled.' });
-        return outcome;
-      }
-      this.services.log.info(`Exported ${masks.length} mask(s) of ${this.resource.fsPath} to ${outcome.path}`);
-      this.post({ type: 'exportDone', ok: true, path: outcome.path });
-      void revealOffer(outcome.path);
-      return outcome;
+      this.services.log.info(`Exported ${masks.length} mask(s) of ${imagePath} to ${written.join(', ')}`);
+      this.post({ type: 'exportDone', ok: true, path: written[0]! });
+      void revealOffer(written, maskOnly);
+      return maskOnly ? { status: 'written', path: written[0]! } : { status: 'written', path: written[0]!, paths: written };
     } catch (e) {
       if (!(e instanceof UserFacingError)) this.services.log.error(`Export of ${this.fileName} failed`, e);
       return fail(e instanceof Error ? e.message : String(e), vscode.window.showErrorMessage);
@@ -389,7 +459,7 @@ export class SegmentationEditor extends Disposable {
       const header = await this.headerRead;
       if (!header) return { status: 'failed', message: this.status.message ?? `Cannot read ${this.fileName}` };
 
-      const model = await this.checkModel(settings);
+      const model = await modelFileStatus(settings);
       if (!current()) throw new CancelledError();
       if (typeof model === 'string') {
         this.modelMissing = model;
@@ -475,19 +545,6 @@ export class SegmentationEditor extends Disposable {
       else log.error(`Segmentation of ${this.resource.fsPath} failed`, e);
       if (current()) this.setStatus('error', message);
       return { status: 'failed', message };
-    }
-  }
-
-  /** The configured model's file, or why there is none (for `modelMissing`). */
-  private async checkModel(settings: FastSamSettings): Promise<{ path: string; mtimeMs: number; size: number } | string> {
-    const modelPath = settings.modelPath;
-    if (!modelPath) return NO_MODEL_MESSAGE;
-    try {
-      const stat = await fs.stat(modelPath);
-      if (!stat.isFile()) return `The FastSAM model path ${modelPath} is not a file. Choose an ONNX model file to segment images.`;
-      return { path: modelPath, mtimeMs: stat.mtimeMs, size: stat.size };
-    } catch {
-      return `The FastSAM model file ${modelPath} was not found. Choose an ONNX model file to segment images.`;
     }
   }
 
@@ -616,6 +673,19 @@ export class SegmentationEditor extends Disposable {
   }
 }
 
+/** The configured model's file, or why there is none (what the editor's `modelMissing` and the batch export say). */
+export async function modelFileStatus(settings: Pick<FastSamSettings, 'modelPath'>): Promise<{ path: string; mtimeMs: number; size: number } | string> {
+  const modelPath = settings.modelPath;
+  if (!modelPath) return NO_MODEL_MESSAGE;
+  try {
+    const stat = await fs.stat(modelPath);
+    if (!stat.isFile()) return `The FastSAM model path ${modelPath} is not a file. Choose an ONNX model file to segment images.`;
+    return { path: modelPath, mtimeMs: stat.mtimeMs, size: stat.size };
+  } catch {
+    return `The FastSAM model file ${modelPath} was not found. Choose an ONNX model file to segment images.`;
+  }
+}
+
 function segmentationMessage(shown: Shown, cached: boolean): SegmentationMessage {
   const { result } = shown;
   const masks: WireMask[] = result.masks.map((m) => ({
@@ -640,10 +710,17 @@ function segmentationMessage(shown: Shown, cached: boolean): SegmentationMessage
   };
 }
 
-/** Offers to show a written file: in the Explorer when it is in the workspace, else in the OS file manager. */
-async function revealOffer(file: string): Promise<void> {
+/** Offers to show the written files (the first): in the Explorer when it is in the workspace, else in the OS file manager. */
+async function revealOffer(files: readonly string[], maskOnly: boolean): Promise<void> {
   const reveal = 'Reveal in Explorer';
-  const answer = await vscode.window.showInformationMessage(`Saved the mask to ${file}`, reveal);
+  const [file] = files;
+  if (file === undefined) return;
+  const names = files.map((f) => path.basename(f));
+  const message =
+    maskOnly ? `Saved the mask to ${file}`
+    : files.length === 1 ? `Saved ${file}`
+    : `Saved ${names.length} files to ${path.dirname(file)}: ${names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`}`;
+  const answer = await vscode.window.showInformationMessage(message, reveal);
   if (answer !== reveal) return;
   const uri = vscode.Uri.file(file);
   await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);

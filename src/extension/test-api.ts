@@ -1,8 +1,8 @@
 /**
  * What `activate` returns when VS Code runs the extension's tests
  * (ExtensionMode.Test), and nothing otherwise: the extension-host tests
- * (test/extension) observe the editors' messages, speak for a webview, and
- * script the dialogs' answers through it.
+ * (test/extension) observe the editors' messages, speak for a webview, follow
+ * and cancel a batch export, and script the dialogs' answers through it.
  */
 import type * as vscode from 'vscode';
 import type { HostToWebview, WebviewToHost } from '../shared/protocol';
@@ -26,4 +26,8 @@ export interface FastSamTestApi {
   readonly cachedResults: number;
   /** The engine worker's CLIP runs so far: what a text query cost (vision runs only for a new image's masks). */
   clipCounters(): Promise<WorkerClipCounters>;
+  /** Each message of Export Masks…'s progress notification ("3 of 8 — a.png — about 4 s left"). */
+  readonly onDidReportExportProgress: vscode.Event<string>;
+  /** Cancels the running Export Masks… as its notification's Cancel button does; false when none runs. */
+  cancelExport(): boolean;
 }

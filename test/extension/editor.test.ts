@@ -19,6 +19,7 @@ import * as vscode from 'vscode';
 import type { HostToWebview } from '../../src/shared/protocol';
 import type { SegmentOutcome } from '../../src/extension/segmentation-editor';
 import type { ExportOutcome } from '../../src/extension/mask-export';
+import type { Prompts } from '../../src/extension/prompts';
 import type { FastSamTestApi } from '../../src/extension/test-api';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { encodeScene, type RGB, type Scene } from '../helpers/shapes';
@@ -279,6 +280,11 @@ describe('segmentation editor', function () {
       'fastsam.clipModel',
       'fastsam.confidence',
       'fastsam.executionProvider',
+      'fastsam.export.cocoSegmentation',
+      'fastsam.export.fileNames',
+      'fastsam.export.formats',
+      'fastsam.export.outputFolder',
+      'fastsam.export.polygonTolerance',
       'fastsam.imageSize',
       'fastsam.iou',
       'fastsam.maxDetections',
@@ -482,6 +488,9 @@ describe('segmentation editor', function () {
   describe('Export Selection', () => {
     let uri: vscode.Uri;
     const maskFile = (suffix = ''): string => path.join(dir, `shapes.mask${suffix}.png`);
+    // Export asks for the formats first; these tests are about the binary mask alone.
+    const script = (prompts: Partial<Prompts> = {}): void => api.setPrompts({ pickExportFormats: async () => ['mask'], ...prompts });
+    beforeEach(() => script());
 
     before(async () => {
       await closeAll();
@@ -508,7 +517,7 @@ describe('segmentation editor', function () {
 
     it('exists → Overwrite replaces it', async () => {
       const asked: string[] = [];
-      api.setPrompts({
+      script({
         whenExists: async (target) => {
           asked.push(target);
           return 'overwrite';
@@ -521,7 +530,7 @@ describe('segmentation editor', function () {
     });
 
     it('exists → Keep Both writes <stem>.mask-1.png, then -2', async () => {
-      api.setPrompts({ whenExists: async () => 'keep-both' });
+      script({ whenExists: async () => 'keep-both' });
       assert.deepEqual((await exportSelection([1])).outcome, { status: 'written', path: maskFile('-1') });
       assert.deepEqual((await exportSelection([1])).outcome, { status: 'written', path: maskFile('-2') });
       assert.ok(fs.existsSync(maskFile()));
@@ -529,7 +538,7 @@ describe('segmentation editor', function () {
 
     it('exists → Cancel writes nothing', async () => {
       const before = fs.readdirSync(dir).sort();
-      api.setPrompts({ whenExists: async () => 'cancel' });
+      script({ whenExists: async () => 'cancel' });
       const { outcome, done } = await exportSelection([0]);
       assert.deepEqual(outcome, { status: 'cancelled' });
       assert.equal(done.ok, false);
@@ -544,7 +553,7 @@ describe('segmentation editor', function () {
     });
 
     it('the webview’s export of everything writes the union of all masks', async () => {
-      api.setPrompts({ whenExists: async () => 'overwrite' });
+      script({ whenExists: async () => 'overwrite' });
       const done = nextMessage(uri, 'exportDone');
       await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [] });
       assert.deepEqual(await done, { type: 'exportDone', ok: true, path: maskFile() });
@@ -563,7 +572,7 @@ describe('segmentation editor', function () {
       try {
         const reasons: string[] = [];
         const elsewhere = path.join(dir, 'saved-elsewhere.png');
-        api.setPrompts({
+        script({
           saveAs: async (_target, reason) => {
             reasons.push(reason);
             return elsewhere;

@@ -170,7 +170,7 @@ export async function collectImages(inputs: readonly string[], names?: ExportOut
         if (entry.name.startsWith('.')) continue;
         const rel = relative === '' ? entry.name : `${relative}/${entry.name}`;
         if (entry.isDirectory()) await walk(rel);
-        else if (isImageFileName(entry.name) && !isOutputImageName(entry.name, names)) {
+        else if (isImageFileName(entry.name) && !isOutputImageName(rel, names)) {
           const isFile = entry.isFile() || (await fs.stat(path.join(input, rel)).then((s) => s.isFile(), () => false));
           if (isFile) found.push(rel);
         }

@@ -21,13 +21,30 @@ import { decodeRgb, type RgbImage } from '../image/decode';
 import { describeWriteError, exists, OutputWriteError, writeFilesAtomic } from '../io/atomic-write';
 import { type CocoSegmentationKind, cocoImageFile, stringifyCoco } from './coco';
 import { cutoutPng } from './cutout';
+import { EXPORT_FORMAT_INFO, type ExportFormatId, type ExportFormatInfo, type ExportOutputOptions, type PlannedOutput, planOutputs } from './format-names';
 import { labelmeFile, stringifyLabelMe } from './labelme';
 import { indexMapPng, selectionMaskPng } from './mask-images';
 import { overlayPng } from './overlay';
 import { DEFAULT_POLYGON_TOLERANCE } from './polygons';
 import { yoloLabels } from './yolo';
 
-export type ExportFormatId = 'mask' | 'index' | 'coco' | 'yolo' | 'labelme' | 'cutout' | 'overlay';
+// The names and file planning live in format-names.ts (no image library), for the extension host's main thread.
+export {
+  DEFAULT_FILE_NAMES,
+  EXPORT_FORMAT_IDS,
+  type ExportFormatId,
+  type ExportFormatInfo,
+  type ExportOutputOptions,
+  fileNamePatterns,
+  IMAGE_EXTENSIONS,
+  type ImageInput,
+  isExportFormatId,
+  isImageFileName,
+  isOutputImageName,
+  normalizeFormats,
+  type PlannedOutput,
+  planOutputs,
+} from './format-names';
 
 /** Options of the formats themselves (the extension's `fastsam.export.*` settings). */
 export interface FormatOptions {
@@ -35,19 +52,6 @@ export interface FormatOptions {
   polygonTolerance?: number;
   /** COCO segmentation as compressed RLE (default, exact) or polygons. */
   cocoSegmentation?: CocoSegmentationKind;
-}
-
-/** Where files go (the extension's `fastsam.export.*` settings). */
-export interface ExportOutputOptions {
-  /**
-   * Folder for the files; by default each image's own folder. Images found in
-   * a folder given to the batch keep their subfolder below it.
-   */
-  outDir?: string;
-  /** File name patterns by format, each containing `{stem}`; see DEFAULT_FILE_NAMES. May include subfolders. */
-  names?: Partial<Record<ExportFormatId, string>>;
-  /** Replace existing files. Default false: existing files are kept (and skipped by the batch). */
-  overwrite?: boolean;
 }
 
 /** What a format needs to make its file for one image. */
@@ -63,14 +67,7 @@ export interface RenderContext {
   image(): Promise<RgbImage>;
 }
 
-export interface ExportFormat {
-  id: ExportFormatId;
-  /** Short name for menus. */
-  label: string;
-  /** One line for menus and help. */
-  description: string;
-  /** File name pattern; `{stem}` is the image's name without its extension. */
-  defaultName: string;
+export interface ExportFormat extends ExportFormatInfo {
   render(ctx: RenderContext): Promise<Uint8Array | string>;
 }
 
@@ -82,138 +79,27 @@ export function relativeImagePath(target: string, image: string): string {
   return path.relative(path.dirname(path.resolve(target)), path.resolve(image)).split(path.sep).join('/');
 }
 
+const RENDERERS: Readonly<Record<ExportFormatId, ExportFormat['render']>> = {
+  mask: async (ctx) => selectionMaskPng(boxMasks(ctx), ctx.width, ctx.height),
+  index: async (ctx) => indexMapPng(boxMasks(ctx), ctx.width, ctx.height),
+  coco: async (ctx) =>
+    stringifyCoco(
+      cocoImageFile(relativeImagePath(ctx.target, ctx.imagePath), ctx.width, ctx.height, ctx.masks, {
+        segmentation: ctx.options.cocoSegmentation ?? 'rle',
+        ...polygonOptions(ctx),
+      }),
+    ),
+  yolo: async (ctx) => yoloLabels(ctx.masks, ctx.width, ctx.height, polygonOptions(ctx)),
+  labelme: async (ctx) => stringifyLabelMe(labelmeFile(relativeImagePath(ctx.target, ctx.imagePath), ctx.width, ctx.height, ctx.masks, polygonOptions(ctx))),
+  cutout: async (ctx) => cutoutPng(await ctx.image(), boxMasks(ctx)),
+  overlay: async (ctx) => overlayPng(await ctx.image(), boxMasks(ctx)),
+};
+
 /** In registry order, which is also the order of files in listings. */
-export const EXPORT_FORMATS: readonly ExportFormat[] = [
-  {
-    id: 'mask',
-    label: 'Binary mask PNG',
-    description: 'the union of the masks, 0 or 255, 8-bit grayscale',
-    defaultName: '{stem}.mask.png',
-    render: async (ctx) => selectionMaskPng(boxMasks(ctx), ctx.width, ctx.height),
-  },
-  {
-    id: 'index',
-    label: 'Instance index PNG',
-    description: 'value i + 1 where mask i is, 0 for none; 16-bit beyond 255 masks',
-    defaultName: '{stem}.masks.png',
-    render: async (ctx) => indexMapPng(boxMasks(ctx), ctx.width, ctx.height),
-  },
-  {
-    id: 'coco',
-    label: 'COCO JSON',
-    description: 'COCO instance annotations with compressed RLE (or polygons)',
-    defaultName: '{stem}.coco.json',
-    render: async (ctx) =>
-      stringifyCoco(
-        cocoImageFile(relativeImagePath(ctx.target, ctx.imagePath), ctx.width, ctx.height, ctx.masks, {
-          segmentation: ctx.options.cocoSegmentation ?? 'rle',
-          ...polygonOptions(ctx),
-        }),
-      ),
-  },
-  {
-    id: 'yolo',
-    label: 'YOLO segmentation labels',
-    description: 'one line per polygon, class 0, coordinates normalized to 0..1',
-    defaultName: '{stem}.txt',
-    render: async (ctx) => yoloLabels(ctx.masks, ctx.width, ctx.height, polygonOptions(ctx)),
-  },
-  {
-    id: 'labelme',
-    label: 'LabelMe JSON',
-    description: 'polygons labelled "object", opened by LabelMe from beside the image',
-    defaultName: '{stem}.json',
-    render: async (ctx) => stringifyLabelMe(labelmeFile(relativeImagePath(ctx.target, ctx.imagePath), ctx.width, ctx.height, ctx.masks, polygonOptions(ctx))),
-  },
-  {
-    id: 'cutout',
-    label: 'Cut-out PNG',
-    description: 'the image where the masks are, transparent elsewhere',
-    defaultName: '{stem}.cutout.png',
-    render: async (ctx) => cutoutPng(await ctx.image(), boxMasks(ctx)),
-  },
-  {
-    id: 'overlay',
-    label: 'Overlay preview PNG',
-    description: 'the image with the masks tinted and outlined, to look at',
-    defaultName: '{stem}.overlay.png',
-    render: async (ctx) => overlayPng(await ctx.image(), boxMasks(ctx)),
-  },
-];
-
-export const EXPORT_FORMAT_IDS: readonly ExportFormatId[] = EXPORT_FORMATS.map((f) => f.id);
-
-export const DEFAULT_FILE_NAMES: Readonly<Record<ExportFormatId, string>> = Object.fromEntries(EXPORT_FORMATS.map((f) => [f.id, f.defaultName])) as Record<ExportFormatId, string>;
-
-export function isExportFormatId(value: string): value is ExportFormatId {
-  return (EXPORT_FORMAT_IDS as readonly string[]).includes(value);
-}
+export const EXPORT_FORMATS: readonly ExportFormat[] = EXPORT_FORMAT_INFO.map((info) => ({ ...info, render: RENDERERS[info.id] }));
 
 export function exportFormat(id: ExportFormatId): ExportFormat {
   return EXPORT_FORMATS.find((f) => f.id === id)!;
-}
-
-/** Formats in registry order without repeats, so that output is the same however they were listed. */
-export function normalizeFormats(formats: readonly ExportFormatId[]): ExportFormatId[] {
-  return EXPORT_FORMAT_IDS.filter((id) => formats.includes(id));
-}
-
-/** The file name patterns in effect; a pattern without `{stem}`, absolute, or shared by two formats is an error. */
-export function fileNamePatterns(formats: readonly ExportFormatId[], names: ExportOutputOptions['names'] = {}): Map<ExportFormatId, string> {
-  const patterns = new Map<ExportFormatId, string>();
-  const seen = new Map<string, ExportFormatId>();
-  for (const id of normalizeFormats(formats)) {
-    const pattern = names[id] ?? DEFAULT_FILE_NAMES[id];
-    if (!pattern.includes('{stem}')) throw new UserFacingError(`The ${id} file name "${pattern}" must contain {stem}, the image's name without its extension`);
-    if (path.isAbsolute(pattern)) throw new UserFacingError(`The ${id} file name "${pattern}" must be relative to the output folder`);
-    const key = path.normalize(pattern);
-    const other = seen.get(key);
-    if (other) throw new UserFacingError(`The ${other} and ${id} files would both be named "${pattern}"; give them different names`);
-    seen.set(key, id);
-    patterns.set(id, pattern);
-  }
-  return patterns;
-}
-
-/** An image to export and, when it was found in a folder, its subfolder below that folder (kept under outDir). */
-export interface ImageInput {
-  path: string;
-  relativeDir: string;
-}
-
-export interface PlannedOutput {
-  format: ExportFormatId;
-  path: string;
-}
-
-/** The files the formats write for one image, in registry order. */
-export function planOutputs(image: string | ImageInput, formats: readonly ExportFormatId[], output: ExportOutputOptions = {}): PlannedOutput[] {
-  const input = typeof image === 'string' ? { path: image, relativeDir: '' } : image;
-  const folder = output.outDir === undefined ? path.dirname(input.path) : path.join(output.outDir, input.relativeDir);
-  const stem = path.basename(input.path, path.extname(input.path));
-  return [...fileNamePatterns(formats, output.names)].map(([format, pattern]) => ({ format, path: path.join(folder, pattern.replaceAll('{stem}', stem)) }));
-}
-
-/**
- * Whether a file name is one of the export's own image outputs (`a.mask.png`,
- * `a.overlay.png`, …) under these names: the batch does not take those for
- * images to segment when it walks a folder, so exporting into the images'
- * own folder and running again does not segment its previous output.
- */
-export function isOutputImageName(fileName: string, names: ExportOutputOptions['names'] = {}): boolean {
-  return EXPORT_FORMAT_IDS.some((id) => {
-    const pattern = path.basename(names[id] ?? DEFAULT_FILE_NAMES[id]);
-    if (!isImageFileName(pattern.replaceAll('{stem}', 'x'))) return false;
-    const parts = pattern.split('{stem}').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    return new RegExp(`^${parts.join('.+')}$`, 'i').test(fileName);
-  });
-}
-
-/** The image file extensions the batch and the extension accept (what decodeRgb reads). */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif'];
-
-export function isImageFileName(fileName: string): boolean {
-  return IMAGE_EXTENSIONS.includes(path.extname(fileName).toLowerCase());
 }
 
 /** The subject of one image's export: the masks to write, in the order the formats list them. */

@@ -3,7 +3,10 @@
  * engine worker (engine-worker.ts). Structured clone carries them, so typed
  * arrays cross as they are, and the large ones are transferred, not copied.
  */
-import type { SegmentationResult } from '../../core/engine';
+import type { SegmentationResult, SegmentedMask } from '../../core/engine';
+import type { BatchProgress, DatasetReport } from '../../core/export/batch';
+import type { ExportFormatId, ExportOutputOptions, PlannedOutput } from '../../core/export/format-names';
+import type { FormatOptions } from '../../core/export/formats';
 import type { BoxMask } from '../../core/masks/box-mask';
 import type { ExecutionProviderChoice } from '../../core/model/segmentation-model';
 
@@ -59,6 +62,55 @@ export interface CancelJob {
   id: number;
 }
 
+/**
+ * Renders one segmented image's files and writes them together, atomically
+ * (renderOutputs + writeFilesAtomic of src/core/export/formats.ts); answered at
+ * once, even while a segmentation runs. The host has chosen the paths and
+ * whether to replace files; a file in the way without `overwrite` is a 'write'
+ * error with code 'exists', and nothing is written.
+ */
+export interface ExportImageJob {
+  type: 'exportImage';
+  id: number;
+  imagePath: string;
+  /** The segmented size (the image as displayed); an image now of another size is an error. */
+  width: number;
+  height: number;
+  /** In the order the formats list them. */
+  masks: SegmentedMask[];
+  targets: PlannedOutput[];
+  formatOptions: FormatOptions;
+  overwrite: boolean;
+}
+
+/** What a batch would do: its images, and how many already have files (so the host knows whether to ask about them). */
+export interface PlanBatchJob {
+  type: 'planBatch';
+  id: number;
+  inputs: string[];
+  formats: ExportFormatId[];
+  output: Pick<ExportOutputOptions, 'outDir' | 'names'>;
+}
+
+/**
+ * exportBatch of src/core/export/batch.ts with the worker's engine: each
+ * image's segmentation waits its turn with the editors' (so an editor opened
+ * during a long batch is served between two images). Reports progress and
+ * each image as it goes; a cancel stops it before the next image (the current
+ * segmentation at its next stage) and it still answers with its summary.
+ */
+export interface BatchExportJob extends SegmentParameters {
+  type: 'batchExport';
+  id: number;
+  model: ModelSpec;
+  inputs: string[];
+  formats: ExportFormatId[];
+  output: ExportOutputOptions;
+  formatOptions: FormatOptions;
+  /** Write `_annotations.coco.json` for the whole batch (with the coco format). */
+  cocoDataset: boolean;
+}
+
 /** Which CLIP to run for text queries; the worker reloads it when any field differs from the one it holds. */
 export interface ClipSpec {
   /** Hub id or absolute local folder (the host resolved a workspace-relative one). */
@@ -93,7 +145,7 @@ export interface ClipCountersJob {
   id: number;
 }
 
-export type HostToWorker = SegmentJob | ProbeJob | EncodeMaskJob | TextQueryJob | ClipCountersJob | CancelJob;
+export type HostToWorker = SegmentJob | ProbeJob | EncodeMaskJob | ExportImageJob | PlanBatchJob | BatchExportJob | TextQueryJob | ClipCountersJob | CancelJob;
 
 // ---- worker → host ---------------------------------------------------------
 
@@ -169,15 +221,75 @@ export interface EncodedMessage {
   png: Uint8Array;
 }
 
+export interface ExportedMessage {
+  type: 'exported';
+  id: number;
+  /** The files written, in the order of the job's targets. */
+  written: string[];
+}
+
+export interface BatchPlan {
+  /** Images found (folders walked recursively). */
+  images: number;
+  /** Images of which at least one file to export exists already. */
+  withFiles: number;
+  /** Folders that could not be read. */
+  unreadable: string[];
+}
+
+export interface BatchPlannedMessage {
+  type: 'batchPlanned';
+  id: number;
+  plan: BatchPlan;
+}
+
+export interface BatchProgressMessage {
+  type: 'batchProgress';
+  id: number;
+  progress: BatchProgress;
+}
+
+/** batch.ts's ImageReport without the error object (its message says it all). */
+export type BatchImageReport =
+  | { status: 'written'; image: string; files: string[]; kept: string[]; masks: number }
+  | { status: 'skipped'; image: string; files: string[] }
+  | { status: 'failed'; image: string; message: string };
+
+export interface BatchImageMessage {
+  type: 'batchImage';
+  id: number;
+  report: BatchImageReport;
+}
+
+/** batch.ts's BatchSummary, counted: each image was reported on its own as it happened. */
+export interface BatchSummaryReport {
+  total: number;
+  written: number;
+  skipped: number;
+  failed: { image: string; message: string }[];
+  /** Images not reached because the batch stopped. */
+  remaining: number;
+  stopped?: { reason: 'cancelled' } | { reason: 'fatal'; message: string };
+  dataset?: DatasetReport;
+}
+
+export interface BatchDoneMessage {
+  type: 'batchDone';
+  id: number;
+  summary: BatchSummaryReport;
+}
+
 /**
  * How an error crosses the thread boundary: its kind decides the class the host
  * rebuilds ('user' and 'model' messages are shown as they are; 'internal' is a bug).
  */
 export interface SerializedError {
-  kind: 'cancelled' | 'model' | 'user' | 'internal';
+  kind: 'cancelled' | 'model' | 'user' | 'write' | 'internal';
   message: string;
-  /** ModelError's code, for 'model'. */
+  /** ModelError's code, for 'model'; OutputWriteError's, for 'write'. */
   code?: string;
+  /** The file an OutputWriteError ('write') is about. */
+  path?: string;
   stack?: string;
 }
 
@@ -199,6 +311,11 @@ export type WorkerToHost =
   | SegmentedMessage
   | ProbedMessage
   | EncodedMessage
+  | ExportedMessage
+  | BatchPlannedMessage
+  | BatchProgressMessage
+  | BatchImageMessage
+  | BatchDoneMessage
   | TextProgressMessage
   | TextRankedMessage
   | ClipCountersMessage
