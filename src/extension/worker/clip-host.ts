@@ -92,7 +92,8 @@ export class ClipHost {
       localFolderHint: 'set fastsam.clipModel to a local folder',
       logger: this.options.logger,
       onProgress: (p) => {
-        if (p.status === 'progress' && p.file && p.progress !== undefined && p.total) {
+        // Files read from a folder or the cache report 100% at once: only a download in progress is worth showing.
+        if (p.status === 'progress' && p.file && p.progress !== undefined && p.progress < 100 && p.total) {
           this.options.progress(this.progressTarget, `Loading CLIP… ${p.file} ${Math.floor(p.progress)}%`);
         }
       },
