@@ -76,6 +76,8 @@ export interface SegmentRequest extends SegmentParameters {
   signal?: AbortSignal;
   /** Called when the request starts loading the model, then when it starts segmenting. */
   onPhase?: (phase: WorkerPhase) => void;
+  /** Called while a checkpoint (.pt) model is converted to ONNX, before it loads. */
+  onConverting?: (progress: ConversionNotice) => void;
 }
 
 export interface ExportImageRequest {
@@ -110,10 +112,36 @@ export interface BatchExportRequest extends SegmentParameters {
   onImage?: (report: BatchImageReport) => void;
 }
 
+/** A checkpoint being converted to ONNX in the worker. */
+export interface ConversionNotice {
+  /** The checkpoint's file name. */
+  checkpoint: string;
+  /** 0..1. */
+  fraction: number;
+}
+
+export interface ResolveModelRequest {
+  /** A model path: an ONNX file is answered as it is, a checkpoint (.pt / .pth) with its conversion. */
+  path: string;
+  /** Where a checkpoint in a read-only folder is converted. */
+  conversionFolder?: string;
+  /** Aborting stops the conversion (nothing is written). */
+  signal?: AbortSignal;
+  onConverting?: (progress: ConversionNotice) => void;
+}
+
+export interface ResolvedModel {
+  /** The ONNX file to load. */
+  path: string;
+  /** Whether it was converted now. */
+  converted: boolean;
+}
+
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   onPhase?: (phase: WorkerPhase) => void;
+  onConverting?: (progress: ConversionNotice) => void;
   onProgress?: (progress: BatchProgress) => void;
   onImage?: (report: BatchImageReport) => void;
   onTextProgress?: (message: string) => void;
@@ -127,7 +155,7 @@ interface RequestOptions {
    * 'answer': the worker is told to stop and the request settles with its answer.
    */
   onAbort?: 'reject' | 'answer';
-  callbacks?: Pick<Pending, 'onPhase' | 'onProgress' | 'onImage' | 'onTextProgress'>;
+  callbacks?: Pick<Pending, 'onPhase' | 'onConverting' | 'onProgress' | 'onImage' | 'onTextProgress'>;
 }
 
 /** The array's buffer when it owns all of it (a view into a larger buffer, such as Node's pool, is copied instead). */
@@ -186,8 +214,20 @@ export class EngineClient {
 
   /** Segments everything in an image, loading (or switching to) `request.model` first when needed. */
   segment(request: SegmentRequest): Promise<SegmentationResult> {
-    const { image, signal, onPhase, ...job } = request;
-    return this.request<SegmentationResult>({ type: 'segment', id: 0, ...job, image }, transferable(image), { signal, ...(onPhase ? { callbacks: { onPhase } } : {}) });
+    const { image, signal, onPhase, onConverting, ...job } = request;
+    return this.request<SegmentationResult>({ type: 'segment', id: 0, ...job, image }, transferable(image), {
+      signal,
+      callbacks: { ...(onPhase ? { onPhase } : {}), ...(onConverting ? { onConverting } : {}) },
+    });
+  }
+
+  /**
+   * The ONNX file of a model path, converting a checkpoint in the worker (the
+   * conversion takes seconds of CPU) unless an up-to-date conversion exists.
+   */
+  resolveModel(request: ResolveModelRequest): Promise<ResolvedModel> {
+    const { signal, onConverting, ...job } = request;
+    return this.request<ResolvedModel>({ type: 'resolveModel', id: 0, ...job }, [], { signal, callbacks: onConverting ? { onConverting } : {} });
   }
 
   /** An image's displayed size and orientation, read from its header. `image` is transferred. */
@@ -365,6 +405,9 @@ export class EngineClient {
       case 'textProgress':
         this.pending.get(message.id)?.onTextProgress?.(message.message);
         return;
+      case 'converting':
+        this.pending.get(message.id)?.onConverting?.({ checkpoint: message.checkpoint, fraction: message.fraction });
+        return;
     }
     const pending = this.pending.get(message.id);
     // Absent when the request was cancelled: the worker's late answer is dropped.
@@ -394,6 +437,9 @@ export class EngineClient {
         break;
       case 'clipCounters':
         pending.resolve(message.counters);
+        break;
+      case 'modelResolved':
+        pending.resolve({ path: message.path, converted: message.converted } satisfies ResolvedModel);
         break;
       case 'failed':
         pending.reject(deserializeError(message.error));

@@ -8,6 +8,8 @@ import * as vscode from 'vscode';
 import { BatchExporter } from './batch-export';
 import { readClipModel } from './clip-settings';
 import { EngineClient } from './engine-client';
+import { ModelManager } from './model-manager';
+import { dialogModelPrompts, type ModelPrompts } from './model-prompts';
 import { dialogPrompts, IMAGE_EXTENSIONS, type Prompts } from './prompts';
 import { ResultCache } from './result-cache';
 import { SegmentationEditorProvider, type SegmentationEditor, type SegmentOutcome } from './segmentation-editor';
@@ -54,6 +56,26 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
   context.subscriptions.push({ dispose: () => void engine.dispose() });
   const cache = new ResultCache();
 
+  // Downloaded models live in the extension's global storage: one copy for every workspace.
+  const storage = context.globalStorageUri.fsPath;
+  let modelPrompts: ModelPrompts = dialogModelPrompts;
+  const models = new ModelManager({
+    folder: path.join(storage, 'models'),
+    conversionFolder: path.join(storage, 'conversions'),
+    log: channel,
+    engine,
+    prompts: () => modelPrompts,
+    modelPath: () => settings.modelPath,
+    modelChanged: () => {
+      // Before the configuration event: the editors segment with the new path now.
+      settings = read();
+      updateStatusBar();
+      provider.modelAvailable();
+    },
+  });
+  // A download left running would keep its .part locked by a process on its way out.
+  context.subscriptions.push({ dispose: () => void models.cancel() });
+
   const testing = context.extensionMode === vscode.ExtensionMode.Test;
   const posted = new vscode.EventEmitter<PostedMessage>();
   context.subscriptions.push(posted);
@@ -72,6 +94,7 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
       model: readClipModel(vscode.workspace.getConfiguration(SETTINGS_SECTION), (m) => channel.warn(m)),
       cacheDir: path.join(context.globalStorageUri.fsPath, 'clip'),
     }),
+    models,
     ...(testing ? { onDidPost: (resource: vscode.Uri, message: PostedMessage['message']) => posted.fire({ resource, message }) } : {}),
   });
   context.subscriptions.push(
@@ -180,6 +203,11 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
       channel.info(`Model set to ${file} (${vscode.ConfigurationTarget[target]} settings)`);
       return file;
     }),
+
+    // With a model id ("fastsam-s", e.g. from a keybinding), no quick pick.
+    vscode.commands.registerCommand('fastsam.downloadModel', (id?: unknown) => models.download(typeof id === 'string' ? id : undefined)),
+
+    vscode.commands.registerCommand('fastsam.manageModels', () => models.manage()),
   );
 
   if (!testing) return undefined;
@@ -193,6 +221,11 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     setPrompts(replacement) {
       prompts = replacement ? { ...dialogPrompts, ...replacement } : dialogPrompts;
     },
+    setModelPrompts(replacement) {
+      modelPrompts = replacement ? { ...dialogModelPrompts, ...replacement } : dialogModelPrompts;
+    },
+    cancelModelDownloads: () => models.cancel(),
+    modelsFolder: path.join(storage, 'models'),
     get cachedResults() {
       return cache.size;
     },

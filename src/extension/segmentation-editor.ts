@@ -16,11 +16,12 @@ import type { SegmentationResult, SegmentedMask } from '../core/engine';
 import { CancelledError, ModelError, UserFacingError } from '../core/errors';
 import { EXPORT_FORMAT_INFO, type ExportFormatId, planOutputs } from '../core/export/format-names';
 import { selectEverything } from '../core/prompts/select';
-import type { EngineClient, ImageHeader, WorkerPhase } from './engine-client';
+import type { ConversionNotice, EngineClient, ImageHeader, WorkerPhase } from './engine-client';
 import { Disposable } from './dispose';
 import { exportFileSet } from './export-files';
 import { chooseFormats, type FormatMemento } from './format-choice';
 import { exportMaskFile, type ExportOutcome, maskPathFor } from './mask-export';
+import type { ModelSetup } from './model-manager';
 import type { Prompts } from './prompts';
 import { clipDownloadsAllowed, resolveClipModel } from './clip-settings';
 import { cacheKey, type CacheKeyParts, type ResultCache } from './result-cache';
@@ -52,6 +53,8 @@ export interface EditorServices {
   prompts(): Prompts;
   /** The `fastsam.clipModel` setting as written, and where Hub downloads of CLIP go (the extension's global storage). */
   clipSettings(): { model: string; cacheDir: string };
+  /** The model-missing panel's Download, and where checkpoints in read-only folders are converted. */
+  readonly models: ModelSetup;
   /** Sees every message an editor sends to its webview (the extension-host tests observe the editor through it). */
   onDidPost?(resource: vscode.Uri, message: HostToWebview): void;
 }
@@ -173,6 +176,11 @@ export class SegmentationEditorProvider extends Disposable implements vscode.Cus
     for (const e of this.editors) e.settingsChanged();
   }
 
+  /** A model was downloaded or chosen: editors that said "model missing" segment (also when fastsam.modelPath kept its value). */
+  modelAvailable(): void {
+    for (const e of this.editors) e.modelAvailable();
+  }
+
   override dispose(): void {
     for (const e of this.editors) e.dispose();
     this.editors.clear();
@@ -273,8 +281,7 @@ export class SegmentationEditor extends Disposable {
         await vscode.commands.executeCommand('fastsam.chooseModel');
         return;
       case 'downloadModel':
-        // Only offered when canDownload is true, which nothing sets yet.
-        this.services.log.warn('No downloadable FastSAM model is known yet; choose a model file instead.');
+        await this.downloadModel();
         return;
       case 'showLog':
         this.services.log.show(true);
@@ -301,6 +308,31 @@ export class SegmentationEditor extends Disposable {
     if (!this.wanted || this.disposed) return;
     this.supersede();
     void this.segment();
+  }
+
+  modelAvailable(): void {
+    // A run in progress already reads the new settings, and is joined.
+    if (this.modelMissing !== undefined && !this.disposed) void this.segment();
+  }
+
+  /**
+   * The model-missing panel's Download: the default model is downloaded (after
+   * its license is confirmed), converted and selected, with its progress in this
+   * editor's status; then this image is segmented. A failure or cancel shows the
+   * panel again, with the download's message.
+   */
+  async downloadModel(): Promise<SegmentOutcome> {
+    const missing = this.modelMissing;
+    const outcome = await this.services.models.setUpDefaultModel((message) => {
+      if (!this.disposed && !this.run) this.setStatus('loading-model', message);
+    });
+    if (outcome.status === 'ready') return this.segment();
+    if (this.disposed || this.run) return { status: 'cancelled' };
+    const message = outcome.status === 'failed' ? outcome.message : (missing ?? NO_MODEL_MESSAGE);
+    this.modelMissing = message;
+    this.setStatus('idle');
+    this.post({ type: 'modelMissing', message, canDownload: this.services.models.canDownload });
+    return outcome.status === 'failed' ? { status: 'model-missing', message } : { status: 'cancelled' };
   }
 
   /**
@@ -464,7 +496,7 @@ export class SegmentationEditor extends Disposable {
       if (typeof model === 'string') {
         this.modelMissing = model;
         this.setStatus('idle');
-        this.post({ type: 'modelMissing', message: model, canDownload: false });
+        this.post({ type: 'modelMissing', message: model, canDownload: this.services.models.canDownload });
         return { status: 'model-missing', message: model };
       }
       this.modelMissing = undefined;
@@ -492,7 +524,7 @@ export class SegmentationEditor extends Disposable {
       }
 
       const start = performance.now();
-      const spec = { path: model.path, executionProvider: settings.executionProvider, mtimeMs: model.mtimeMs, size: model.size };
+      const spec = { path: model.path, executionProvider: settings.executionProvider, mtimeMs: model.mtimeMs, size: model.size, conversionFolder: this.services.models.conversionFolder };
       // A first guess for the status; the worker reports the real phases.
       const initial: WorkerPhase = engine.loadedModel?.path === model.path ? 'segmenting' : 'loading-model';
       const result = await vscode.window.withProgress(
@@ -503,6 +535,13 @@ export class SegmentationEditor extends Disposable {
             if (!current()) return;
             this.setStatus(phase);
             progress.report({ message: phase === 'loading-model' ? `Loading ${path.basename(model.path)}…` : 'Segmenting…' });
+          };
+          // A checkpoint is converted before it loads: said once, while the notification shows its percentage.
+          const onConverting = ({ checkpoint, fraction }: ConversionNotice): void => {
+            if (!current()) return;
+            const message = `Converting ${checkpoint} to ONNX…`;
+            if (this.status.phase !== 'loading-model' || this.status.message !== message) this.setStatus('loading-model', message);
+            progress.report({ message: `${message} ${Math.floor(fraction * 100)}%` });
           };
           onPhase(initial);
           return engine.segment({
@@ -515,6 +554,7 @@ export class SegmentationEditor extends Disposable {
             maxDetections: settings.maxDetections,
             signal,
             onPhase,
+            onConverting,
           });
         },
       );
@@ -537,7 +577,7 @@ export class SegmentationEditor extends Disposable {
       if (e instanceof ModelError && e.code === 'not-found') {
         const message = `${e.message}. Choose an ONNX model file to segment images.`;
         this.modelMissing = message;
-        if (current()) this.post({ type: 'modelMissing', message, canDownload: false });
+        if (current()) this.post({ type: 'modelMissing', message, canDownload: this.services.models.canDownload });
         return { status: 'model-missing', message };
       }
       const message = errorMessage(e);
@@ -608,7 +648,7 @@ export class SegmentationEditor extends Disposable {
       this.post({ type: 'init', imageUri: this.imageUri(), fileName: this.fileName, width: header.width, height: header.height, orientation: header.orientation });
     }
     this.post(this.status);
-    if (this.modelMissing) this.post({ type: 'modelMissing', message: this.modelMissing, canDownload: false });
+    if (this.modelMissing) this.post({ type: 'modelMissing', message: this.modelMissing, canDownload: this.services.models.canDownload });
     // Re-sent from memory: no inference ran for this message.
     if (this.shown) this.post(segmentationMessage(this.shown, true));
   }

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Disposable } from './dispose';
 import type { LoadedModel } from './engine-client';
+import { modelLabel } from './model-list';
 import type { FastSamSettings } from './settings';
 
 /**
@@ -28,12 +29,18 @@ export class ModelStatusBarEntry extends Disposable {
     const modelPath = settings.modelPath;
     if (!modelPath) {
       this.item.text = '$(warning) FastSAM: no model';
-      this.item.tooltip = 'No FastSAM model is configured. Click to choose an ONNX model file.';
+      this.item.tooltip = 'No FastSAM model is configured. Click to choose a model file (or download one with FastSAM: Download Model…).';
     } else {
       const inUse = loaded?.path === modelPath ? loaded.executionProvider : undefined;
-      this.item.text = `$(sparkle) ${path.basename(modelPath)} · ${inUse ?? settings.executionProvider}`;
+      // A downloaded model is its checkpoint's conversion: named by the checkpoint (FastSAM-s.pt).
+      const label = modelLabel(modelPath);
+      const converted =
+        /\.(pt|pth)$/i.test(modelPath) ? ' (a checkpoint, converted to ONNX when it loads)'
+        : label !== path.basename(modelPath) ? ` (the ONNX conversion of ${label})`
+        : '';
+      this.item.text = `$(sparkle) ${label} · ${inUse ?? settings.executionProvider}`;
       this.item.tooltip = [
-        `FastSAM model: ${modelPath}`,
+        `FastSAM model: ${modelPath}${converted}`,
         inUse
           ? `Execution provider: ${inUse} (setting: ${settings.executionProvider})`
           : `Execution provider: ${settings.executionProvider} (the one in use is known once the model loads)`,

@@ -7,6 +7,7 @@
 import type * as vscode from 'vscode';
 import type { HostToWebview, WebviewToHost } from '../shared/protocol';
 import type { WorkerClipCounters } from './engine-client';
+import type { ModelPrompts } from './model-prompts';
 import type { Prompts } from './prompts';
 
 export interface PostedMessage {
@@ -22,6 +23,12 @@ export interface FastSamTestApi {
   receive(resource: vscode.Uri, message: WebviewToHost): Promise<void>;
   /** Answers the dialogs with these functions instead (undefined: the real dialogs again). */
   setPrompts(prompts: Partial<Prompts> | undefined): void;
+  /** Answers the model commands' questions and notices with these instead (undefined: the real ones again). */
+  setModelPrompts(prompts: Partial<ModelPrompts> | undefined): void;
+  /** Cancels the model downloads and conversions in progress, as their notification's Cancel does; false when none runs. */
+  cancelModelDownloads(): boolean;
+  /** Where models are downloaded (the extension's global storage). */
+  readonly modelsFolder: string;
   /** Results held by the result cache. */
   readonly cachedResults: number;
   /** The engine worker's CLIP runs so far: what a text query cost (vision runs only for a new image's masks). */

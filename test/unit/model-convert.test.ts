@@ -12,10 +12,11 @@ import { describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../../src/core/errors';
 import { ZipArchive } from '../../src/core/models/checkpoint/zip';
-import { type ConversionProgress, checkpointToOnnx, convertCheckpoint, convertedModelPath, resolveModelFile } from '../../src/core/models/convert';
+import { type ConversionProgress, checkpointToOnnx, convertCheckpoint, convertedModelPath, fallbackConvertedModelPath, resolveModelFile } from '../../src/core/models/convert';
 import { downloadRecordPath } from '../../src/core/models/model-files';
 import { buildRandomYolov8Seg, calibratedRandomWeights } from '../../src/core/models/yolov8-random';
 import { type Yolov8Yaml, ArchitectureError, YOLOV8_SEG_YAML, buildYolov8SegGraph, parseYolov8SegYaml } from '../../src/core/models/yolov8-seg';
+import { makeReadOnly, undoReadOnly } from '../helpers/read-only-folder';
 
 const FIXTURES = path.resolve(__dirname, '../../models/fixtures/checkpoints');
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, name));
@@ -159,6 +160,31 @@ describe('resolveModelFile', () => {
 
   test('a missing checkpoint is a not-found model error', async () => {
     await assert.rejects(resolveModelFile('/nowhere/FastSAM-s.pt'), (e: unknown) => e instanceof ModelError && e.code === 'not-found');
+  });
+
+  test('a checkpoint in a read-only folder is converted into the fallback folder (else refused with the way out)', async (t) => {
+    const file = copyFixture();
+    const folder = path.dirname(file);
+    if (!makeReadOnly(folder)) return t.skip('this machine cannot make a read-only folder');
+    try {
+      await assert.rejects(resolveModelFile(file), (e: unknown) => e instanceof ModelError && /the folder is read-only\): convert it elsewhere with "fastsam convert/.test(e.message));
+      const fallback = mkdtempSync(path.join(tmpdir(), 'fastsam-fallback-'));
+      const cache = path.join(fallback, 'conversions');
+      let stages = 0;
+      const onnx = await resolveModelFile(file, { fallbackFolder: cache, onProgress: () => stages++ });
+      assert.equal(onnx, fallbackConvertedModelPath(file, cache));
+      assert.match(path.basename(onnx), /^FastSAM-tiny\.pt-[0-9a-f]{12}\.onnx$/);
+      assert.ok(stages > 0);
+      assert.ok(statSync(onnx).size > 0);
+      assert.deepEqual(await fs.readdir(folder), ['FastSAM-tiny.pt']);
+      // Reused, not converted again; another checkpoint of the same name elsewhere gets its own file.
+      stages = 0;
+      assert.equal(await resolveModelFile(file, { fallbackFolder: cache, onProgress: () => stages++ }), onnx);
+      assert.equal(stages, 0);
+      assert.notEqual(fallbackConvertedModelPath(path.join(tmpdir(), 'elsewhere', 'FastSAM-tiny.pt'), cache), onnx);
+    } finally {
+      undoReadOnly(folder);
+    }
   });
 });
 

@@ -9,6 +9,7 @@
  * reused while it is newer than the checkpoint.
  */
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { ModelError, throwIfCancelled } from '../errors';
 import { OutputWriteError, writeFileAtomic } from '../io/atomic-write';
 import { type Logger, silentLogger } from '../logger';
@@ -16,6 +17,7 @@ import { PyObject, UnsafePickleError, describe } from './checkpoint/pickle';
 import { CheckpointError, type ModuleTree, type TorchTensor, flattenModule, readTorchCheckpoint } from './checkpoint/torch-checkpoint';
 import { ZipFormatError } from './checkpoint/zip';
 import { verifyModelFile } from './model-files';
+import { convertedModelPath, fallbackConvertedModelPath, isCheckpointPath } from './model-paths';
 import {
   ArchitectureError,
   type ConvSpec,
@@ -248,28 +250,25 @@ export async function convertCheckpoint(checkpointPath: string, onnxPath: string
   return { onnxPath, architecture: converted.architecture, parameterCount: converted.parameterCount };
 }
 
-/** Checkpoint extensions: anything else is taken to be an ONNX model. */
-const CHECKPOINT_EXTENSIONS = /\.(pt|pth)$/i;
-
-export function isCheckpointPath(modelPath: string): boolean {
-  return CHECKPOINT_EXTENSIONS.test(modelPath);
-}
-
-/** Where `resolveModelFile` keeps a checkpoint's conversion: `FastSAM-s.pt` → `FastSAM-s.pt.onnx`. */
-export function convertedModelPath(checkpointPath: string): string {
-  return `${checkpointPath}.onnx`;
-}
+export { convertedModelPath, fallbackConvertedModelPath, isCheckpointPath } from './model-paths';
 
 export interface ResolveModelOptions {
   readonly onProgress?: (progress: ConversionProgress) => void;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /**
+   * Where to convert a checkpoint whose own folder is read-only (the
+   * extension's global storage); without it, such a checkpoint is an error.
+   */
+  readonly fallbackFolder?: string;
 }
 
 /**
  * The ONNX file to load for a model path: the path itself for an ONNX model;
  * for a checkpoint (.pt / .pth), its conversion, made now unless an up-to-date
- * one exists. A checkpoint with a download record is verified first.
+ * one exists. A checkpoint with a download record is verified first. The
+ * conversion goes next to the checkpoint, or, when that folder is read-only,
+ * into `fallbackFolder`.
  */
 export async function resolveModelFile(modelPath: string, options: ResolveModelOptions = {}): Promise<string> {
   if (!isCheckpointPath(modelPath)) return modelPath;
@@ -282,22 +281,31 @@ export async function resolveModelFile(modelPath: string, options: ResolveModelO
     throw new ModelError('unreadable', `Cannot read ${modelPath}: ${(e as Error).message}`);
   }
   await verifyModelFile(modelPath);
-  const onnxPath = convertedModelPath(modelPath);
-  const cached = await fs.stat(onnxPath).catch(() => null);
-  if (cached && cached.size > 0 && cached.mtimeMs >= checkpoint.mtimeMs) {
-    logger.info(`Using ${onnxPath}, converted from ${modelPath}`);
-    return onnxPath;
+  const beside = convertedModelPath(modelPath);
+  const elsewhere = options.fallbackFolder !== undefined ? fallbackConvertedModelPath(modelPath, options.fallbackFolder) : undefined;
+  for (const candidate of elsewhere !== undefined ? [beside, elsewhere] : [beside]) {
+    const cached = await fs.stat(candidate).catch(() => null);
+    if (cached && cached.size > 0 && cached.mtimeMs >= checkpoint.mtimeMs) {
+      logger.info(`Using ${candidate}, converted from ${modelPath}`);
+      return candidate;
+    }
   }
-  logger.info(`Converting ${modelPath} to ONNX (${onnxPath})`);
-  const started = performance.now();
-  try {
+  const convert = async (onnxPath: string): Promise<string> => {
+    logger.info(`Converting ${modelPath} to ONNX (${onnxPath})`);
+    const started = performance.now();
     const result = await convertCheckpoint(modelPath, onnxPath, { onProgress: options.onProgress, signal: options.signal, logger, overwrite: true });
     logger.info(`Converted ${modelPath} (${result.parameterCount.toLocaleString('en-US')} parameters) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return onnxPath;
+  };
+  try {
+    return await convert(beside);
   } catch (e) {
-    if (e instanceof OutputWriteError && e.code === 'read-only') {
-      throw new ModelError('unreadable', `Cannot write ${onnxPath} next to the checkpoint (the folder is read-only): convert it elsewhere with "fastsam convert ${modelPath} <out.onnx>" and use that file`);
+    if (!(e instanceof OutputWriteError && e.code === 'read-only')) throw e;
+    if (elsewhere === undefined) {
+      throw new ModelError('unreadable', `Cannot write ${beside} next to the checkpoint (the folder is read-only): convert it elsewhere with "fastsam convert ${modelPath} <out.onnx>" and use that file`);
     }
-    throw e;
+    logger.info(`${path.dirname(beside)} is read-only; converting into ${options.fallbackFolder} instead`);
+    await fs.mkdir(options.fallbackFolder!, { recursive: true });
+    return convert(elsewhere);
   }
-  return onnxPath;
 }

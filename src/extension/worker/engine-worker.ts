@@ -24,6 +24,7 @@ import { ImageInputError } from '../../core/image/errors';
 import { OutputWriteError, writeFilesAtomic } from '../../core/io/atomic-write';
 import type { Logger } from '../../core/logger';
 import { ClipHost } from './clip-host';
+import { resolveModelFile } from '../../core/models/convert';
 import type {
   BatchExportJob,
   BatchImageReport,
@@ -33,6 +34,7 @@ import type {
   ModelSpec,
   PlanBatchJob,
   ProbeJob,
+  ResolveModelJob,
   SegmentJob,
   SerializedError,
   TextQueryJob,
@@ -67,13 +69,31 @@ function holds(spec: ModelSpec): boolean {
   return held !== undefined && held.path === spec.path && held.executionProvider === spec.executionProvider && held.mtimeMs === spec.mtimeMs && held.size === spec.size;
 }
 
-async function engineFor(spec: ModelSpec): Promise<FastSamEngine> {
+/** The ONNX file of a model path, converting a checkpoint (reported to request `owner`) when it has no up-to-date conversion. */
+async function onnxFileFor(modelPath: string, conversionFolder: string | undefined, owner: number, signal: AbortSignal): Promise<{ path: string; converted: boolean }> {
+  let converted = false;
+  const checkpoint = path.basename(modelPath);
+  const onnx = await resolveModelFile(modelPath, {
+    signal,
+    logger,
+    ...(conversionFolder !== undefined ? { fallbackFolder: conversionFolder } : {}),
+    onProgress: ({ fraction }) => {
+      converted = true;
+      send({ type: 'converting', id: owner, checkpoint, fraction });
+    },
+  });
+  return { path: onnx, converted };
+}
+
+async function engineFor(spec: ModelSpec, owner: number, signal: AbortSignal): Promise<FastSamEngine> {
   if (loaded && holds(spec)) return loaded.engine;
   const previous = loaded;
   loaded = undefined;
   // The old session's memory (possibly on a GPU) goes before the new one is allocated.
   await previous?.engine.dispose();
-  const engine = await FastSamEngine.create({ modelPath: spec.path, executionProvider: spec.executionProvider, logger });
+  const onnx = await onnxFileFor(spec.path, spec.conversionFolder, owner, signal);
+  const engine = await FastSamEngine.create({ modelPath: onnx.path, executionProvider: spec.executionProvider, logger });
+  // Announced under the configured path (a checkpoint's, not its conversion's): what the host compares with its settings.
   loaded = { spec, engine };
   send({ type: 'modelLoaded', path: spec.path, executionProvider: engine.executionProvider });
   return engine;
@@ -140,7 +160,7 @@ function withEngine<T>(owner: number, model: ModelSpec, signal: AbortSignal, fn:
         try {
           throwIfCancelled(signal);
           if (!holds(model)) send({ type: 'phase', id: owner, phase: 'loading-model' });
-          const engine = await engineFor(model);
+          const engine = await engineFor(model, owner, signal);
           throwIfCancelled(signal);
           resolve(await fn(engine));
         } catch (e) {
@@ -241,6 +261,27 @@ function batchExport(job: BatchExportJob): Promise<void> {
   });
 }
 
+/** Converts in the engine's turn: a conversion and a segmentation would compete for the same cores. */
+function resolveModel(job: ResolveModelJob): Promise<void> {
+  return track(job.id, async (signal) => {
+    const onnx = await new Promise<{ path: string; converted: boolean }>((resolve, reject) => {
+      enqueue({
+        owner: job.id,
+        drop: () => reject(new CancelledError()),
+        run: async () => {
+          try {
+            throwIfCancelled(signal);
+            resolve(await onnxFileFor(job.path, job.conversionFolder, job.id, signal));
+          } catch (e) {
+            reject(e);
+          }
+        },
+      });
+    });
+    send({ type: 'modelResolved', id: job.id, path: onnx.path, converted: onnx.converted });
+  });
+}
+
 async function probe(job: ProbeJob): Promise<void> {
   try {
     const { info } = await openImage(asBuffer(job.image), { name: job.name });
@@ -310,6 +351,9 @@ port.on('message', (message: HostToWorker) => {
       break;
     case 'batchExport':
       void batchExport(message);
+      break;
+    case 'resolveModel':
+      void resolveModel(message);
       break;
     case 'cancel':
       cancel(message.id);

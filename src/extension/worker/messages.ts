@@ -17,6 +17,11 @@ export interface ModelSpec {
   /** The file's modification time and size: a model replaced at the same path is loaded again. */
   mtimeMs: number;
   size: number;
+  /**
+   * A checkpoint (.pt) is converted to ONNX before it is loaded, next to it, or
+   * in this folder (the extension's global storage) when its own is read-only.
+   */
+  conversionFolder?: string;
 }
 
 export interface SegmentParameters {
@@ -111,6 +116,18 @@ export interface BatchExportJob extends SegmentParameters {
   cocoDataset: boolean;
 }
 
+/**
+ * The ONNX file for a model path (resolveModelFile of src/core/models/convert.ts):
+ * a checkpoint is converted, which takes seconds of CPU, so it waits its turn
+ * with the segmentations. Reports 'converting' while it converts.
+ */
+export interface ResolveModelJob {
+  type: 'resolveModel';
+  id: number;
+  path: string;
+  conversionFolder?: string;
+}
+
 /** Which CLIP to run for text queries; the worker reloads it when any field differs from the one it holds. */
 export interface ClipSpec {
   /** Hub id or absolute local folder (the host resolved a workspace-relative one). */
@@ -145,7 +162,7 @@ export interface ClipCountersJob {
   id: number;
 }
 
-export type HostToWorker = SegmentJob | ProbeJob | EncodeMaskJob | ExportImageJob | PlanBatchJob | BatchExportJob | TextQueryJob | ClipCountersJob | CancelJob;
+export type HostToWorker = SegmentJob | ProbeJob | EncodeMaskJob | ExportImageJob | PlanBatchJob | BatchExportJob | TextQueryJob | ClipCountersJob | ResolveModelJob | CancelJob;
 
 // ---- worker → host ---------------------------------------------------------
 
@@ -184,6 +201,25 @@ export interface PhaseMessage {
   type: 'phase';
   id: number;
   phase: WorkerPhase;
+}
+
+/** A checkpoint is being converted to ONNX, for a resolveModel job or before a model loads. */
+export interface ConvertingMessage {
+  type: 'converting';
+  id: number;
+  /** The checkpoint's file name. */
+  checkpoint: string;
+  /** 0..1. */
+  fraction: number;
+}
+
+export interface ModelResolvedMessage {
+  type: 'modelResolved';
+  id: number;
+  /** The ONNX file to load. */
+  path: string;
+  /** Whether it was converted now (not found up to date). */
+  converted: boolean;
 }
 
 export interface ModelLoadedMessage {
@@ -320,4 +356,6 @@ export type WorkerToHost =
   | TextRankedMessage
   | ClipCountersMessage
   | FailedMessage
+  | ConvertingMessage
+  | ModelResolvedMessage
   | LogMessage;
