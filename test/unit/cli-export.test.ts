@@ -3,38 +3,26 @@
  * `dist/cli.js` (npm test builds first), with the palette fixture model.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { assertCliBuilt, CLI, fastsam, type CliRun } from '../helpers/cli';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeRleToFull } from '../../src/core/masks/coco-rle';
 import { paletteColors, paletteModelPath, shapeCentre } from '../helpers/fixture-model';
 import { encodeScene, maskIoU, randomScene, type Scene, shapeMask } from '../helpers/shapes';
 
-const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const SEED = Number(process.env.FASTSAM_TEST_SEED ?? (Date.now() % 1_000_000) + 1);
 console.log(`cli-export: FASTSAM_TEST_SEED=${SEED}`);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function fastsam(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 let model: string;
 let dir: string;
 before(async () => {
-  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
+  assertCliBuilt();
   model = await paletteModelPath();
   dir = mkdtempSync(path.join(tmpdir(), 'fastsam-cli-export-'));
 });
@@ -114,7 +102,7 @@ describe('fastsam segment --format', () => {
   it('Ctrl-C stops after the current image; the same command then finishes the rest', async () => {
     const { folder } = await imageFolder('interrupt', Array.from({ length: 12 }, (_, i) => `i${String(i).padStart(2, '0')}.png`), SEED + 30);
     const args = [CLI, 'segment', folder, '--model', model, '--imgsz', '160', '--format', 'yolo,overlay'];
-    const first = await new Promise<Run>((resolve) => {
+    const first = await new Promise<CliRun>((resolve) => {
       const child = spawn(process.execPath, args);
       let stdout = '';
       let stderr = '';

@@ -4,10 +4,10 @@
  * clip-palette fixture CLIP, on shape images it has never seen.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { assertCliBuilt, fastsam } from '../helpers/cli';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 
@@ -17,29 +17,16 @@ import { clipFixturePath } from '../helpers/clip-fixture';
 import { colorName, palette, paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { encodeScene, maskIoU, randomScene, type RGB, type Scene, shapeMask } from '../helpers/shapes';
 
-const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const SEED = Number(process.env.FASTSAM_TEST_SEED ?? (Date.now() % 1_000_000) + 11);
 console.log(`cli-text: FASTSAM_TEST_SEED=${SEED}`);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function fastsam(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 64 * 1024 * 1024, env }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 let model: string;
 let clip: string;
 let dir: string;
 before(async () => {
-  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
+  assertCliBuilt();
   [model, clip] = await Promise.all([paletteModelPath(), clipFixturePath()]);
   dir = mkdtempSync(path.join(tmpdir(), 'fastsam-cli-text-'));
 });

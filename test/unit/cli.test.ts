@@ -3,10 +3,10 @@
  * first) in a child process, on shape images it has never seen.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { assertCliBuilt, fastsam } from '../helpers/cli';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { fromFullMask } from '../../src/core/masks/box-mask';
@@ -16,28 +16,15 @@ import type { ResultJson } from '../../src/core/export/result-json';
 import { assertShapesFound, boxTolerance, fullMaskBounds, paletteColors, paletteModelPath, shapeCentre } from '../helpers/fixture-model';
 import { encodeScene, maskIoU, randomScene, type Scene, shapeMask } from '../helpers/shapes';
 
-const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const SEED = Number(process.env.FASTSAM_TEST_SEED ?? (Date.now() % 1_000_000) + 1);
 console.log(`cli: FASTSAM_TEST_SEED=${SEED}`);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function fastsam(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 let model: string;
 let dir: string;
 before(async () => {
-  assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
+  assertCliBuilt();
   model = await paletteModelPath();
   dir = mkdtempSync(path.join(tmpdir(), 'fastsam-cli-'));
 });
