@@ -29,8 +29,10 @@ import { maskIoU, type Scene, shapeMask } from '../helpers/shapes';
 import { createWorkspace, launchChromium, REPO_ROOT, startServer, waitForWorkbench, type LaunchedChromium } from '../vscode/server';
 import type { Scenario, ScenarioContext } from './harness';
 import {
+  acceptQuickPick,
   activeTabTitle,
   announcement,
+  checkedItems,
   chooseInFileDialog,
   contextMenu,
   delay,
@@ -51,6 +53,7 @@ import {
   waitForHovered,
   waitForOverlay,
   waitForRendered,
+  waitForQuickPick,
   waitForSelection,
   waitForText,
 } from './workbench';
@@ -414,6 +417,10 @@ const npmStart: Scenario = {
       const file = path.join(workspace, 'shapes', 'shapes.mask.png');
       assert.equal(fs.existsSync(file), false);
       await f.locator('.export-button').click();
+      // Export asks for the formats; the binary mask is checked (the fastsam.export.formats default).
+      await waitForQuickPick(page, 'Export 1 selected mask of shapes.png');
+      assert.deepEqual(await checkedItems(page), ['Binary mask PNG']);
+      await acceptQuickPick(page);
       await waitForFile(file);
       await f.locator('.notice', { hasText: 'Exported to shapes.mask.png' }).waitFor({ timeout: UI_TIMEOUT });
       await notification(page, 'Saved the mask to').waitFor({ timeout: UI_TIMEOUT });
@@ -519,6 +526,8 @@ const noModel: Scenario = {
     await t.step('FastSAM: Export Selection (command palette) writes the mask in the displayed orientation', async () => {
       const file = path.join(workspace, 'shapes-exif-rotated.mask.png');
       await runCommand(page, 'FastSAM: Export Selection');
+      await waitForQuickPick(page, /^Export 1 selected mask of /);
+      await acceptQuickPick(page);
       await waitForFile(file);
       await notification(page, 'Saved the mask to').waitFor({ timeout: UI_TIMEOUT });
       t.log(await assertExportMatches(file, scene, MAGENTA));

@@ -97,6 +97,46 @@ export function notification(page: Page, text: string | RegExp): Locator {
   return page.locator('.notifications-toasts .notification-toast', { hasText: text });
 }
 
+// ---- quick picks -----------------------------------------------------------------------
+
+/** The quick pick on screen (commands' questions: Export's formats, …). */
+export function quickPick(page: Page): Locator {
+  return page.locator('.quick-input-widget');
+}
+
+/** Waits until a quick pick titled `title` is on screen. */
+export async function waitForQuickPick(page: Page, title: string | RegExp): Promise<Locator> {
+  const widget = quickPick(page);
+  await widget.locator('.quick-input-title', { hasText: title }).waitFor({ timeout: UI_TIMEOUT });
+  return widget;
+}
+
+/** The items of a multi-select quick pick that are checked, by label, in its order. */
+export async function checkedItems(page: Page): Promise<string[]> {
+  return quickPick(page)
+    .locator('.quick-input-list .monaco-checkbox[aria-checked="true"]')
+    .evaluateAll((boxes) => boxes.map((b) => b.getAttribute('aria-label') ?? ''));
+}
+
+/** Checks (or unchecks) the item labelled `label` of a multi-select quick pick. */
+export async function setChecked(page: Page, label: string, checked: boolean): Promise<void> {
+  const box = quickPick(page).locator(`.quick-input-list .monaco-checkbox[aria-label="${label}"]`);
+  if ((await box.getAttribute('aria-checked')) !== String(checked)) await box.click();
+  await quickPick(page).locator(`.quick-input-list .monaco-checkbox[aria-label="${label}"][aria-checked="${checked}"]`).waitFor({ timeout: UI_TIMEOUT });
+}
+
+/** Accepts a multi-select quick pick with its OK button; it closes. */
+export async function acceptQuickPick(page: Page): Promise<void> {
+  await quickPick(page).locator('.quick-input-action .monaco-button', { hasText: 'OK' }).click();
+  await quickPick(page).waitFor({ state: 'hidden', timeout: UI_TIMEOUT });
+}
+
+/** Picks the item labelled `label` of a single-select quick pick; it closes. */
+export async function pickItem(page: Page, label: string): Promise<void> {
+  await quickPick(page).locator('.quick-input-list .monaco-list-row', { hasText: label }).first().click();
+  await quickPick(page).waitFor({ state: 'hidden', timeout: UI_TIMEOUT });
+}
+
 /** The title of the active editor tab. */
 export async function activeTabTitle(page: Page): Promise<string> {
   return (await page.locator('.tabs-container .tab.active .label-name').first().innerText()).trim();
