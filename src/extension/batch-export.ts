@@ -25,6 +25,8 @@ export interface BatchExportServices {
   exportSettings(): ExportSettings;
   prompts(): Prompts;
   readonly formatMemento: FormatMemento;
+  /** Where a checkpoint (.pt) model in a read-only folder is converted to ONNX (the extension's storage). */
+  readonly conversionFolder?: string;
   /** No usable model: says so and offers to choose one (as Segment Everything does). */
   modelMissing(message: string): void;
   /** A batch ended: the worker may be stopped once idle, if no editor needs it. */
@@ -45,6 +47,8 @@ export type BatchExportOutcome =
 
 export class BatchExporter {
   private current: AbortController | undefined;
+  /** The first file written by the running batch (what Reveal Output shows when there is no one output folder). */
+  private firstWritten: string | undefined;
 
   constructor(private readonly services: BatchExportServices) {}
 
@@ -138,7 +142,13 @@ export class BatchExporter {
           `${outDir !== undefined ? `into ${outDir}` : 'beside each image'}${overwrite ? ', replacing existing files' : ', keeping existing files'}`,
       );
       const summary = await this.runWithProgress(controller, {
-        model: { path: model.path, executionProvider: settings.executionProvider, mtimeMs: model.mtimeMs, size: model.size },
+        model: {
+          path: model.path,
+          executionProvider: settings.executionProvider,
+          mtimeMs: model.mtimeMs,
+          size: model.size,
+          ...(this.services.conversionFolder !== undefined ? { conversionFolder: this.services.conversionFolder } : {}),
+        },
         imageSize: settings.imageSize,
         confidence: settings.confidence,
         iou: settings.iou,
@@ -166,9 +176,6 @@ export class BatchExporter {
       this.services.finished();
     }
   }
-
-  /** The first file written by the running batch (what Reveal Output shows when there is no one output folder). */
-  private firstWritten: string | undefined;
 
   private runWithProgress(controller: AbortController, request: Omit<BatchExportRequest, 'signal' | 'onProgress' | 'onImage' | 'onPhase'>): Thenable<BatchSummaryReport> {
     const { log, engine } = this.services;
@@ -201,6 +208,7 @@ export class BatchExporter {
           onPhase: (phase) => {
             if (phase === 'loading-model') say(`Loading ${path.basename(request.model.path)}…`);
           },
+          onConverting: ({ checkpoint, fraction }) => say(`Converting ${checkpoint} to ONNX… ${Math.floor(fraction * 100)}%`),
           onProgress: (p) => say(progressMessage(p, name), p.done, p.total),
           onImage,
         });

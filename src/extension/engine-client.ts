@@ -108,6 +108,8 @@ export interface BatchExportRequest extends SegmentParameters {
   signal?: AbortSignal;
   /** Called when the batch starts loading the model. */
   onPhase?: (phase: WorkerPhase) => void;
+  /** Called while a checkpoint (.pt) model is converted to ONNX, before it loads. */
+  onConverting?: (progress: ConversionNotice) => void;
   onProgress?: (progress: BatchProgress) => void;
   onImage?: (report: BatchImageReport) => void;
 }
@@ -261,11 +263,11 @@ export class EngineClient {
    * through `signal`; rejects for invalid options, or when the worker stops.
    */
   batchExport(request: BatchExportRequest): Promise<BatchSummaryReport> {
-    const { signal, onPhase, onProgress, onImage, inputs, formats, ...job } = request;
+    const { signal, onPhase, onConverting, onProgress, onImage, inputs, formats, ...job } = request;
     return this.request<BatchSummaryReport>({ type: 'batchExport', id: 0, ...job, inputs: [...inputs], formats: [...formats] }, [], {
       signal,
       onAbort: 'answer',
-      callbacks: { ...(onPhase ? { onPhase } : {}), ...(onProgress ? { onProgress } : {}), ...(onImage ? { onImage } : {}) },
+      callbacks: { ...(onPhase ? { onPhase } : {}), ...(onConverting ? { onConverting } : {}), ...(onProgress ? { onProgress } : {}), ...(onImage ? { onImage } : {}) },
     });
   }
 

@@ -120,10 +120,15 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     }),
   );
 
-  /** No usable model: the message, with a button to choose one. */
+  /** No usable model: the message, with the editor's model-missing panel's ways forward (download one, choose a file). */
   const offerModelChoice = (message: string): void => {
+    const download = 'Download Model…';
     const choose = 'Choose Model File…';
-    void vscode.window.showWarningMessage(message, choose).then((a) => a === choose && vscode.commands.executeCommand('fastsam.chooseModel'));
+    const buttons = models.canDownload ? [download, choose] : [choose];
+    void vscode.window.showWarningMessage(message, ...buttons).then((a) => {
+      if (a === download) void vscode.commands.executeCommand('fastsam.downloadModel');
+      else if (a === choose) void vscode.commands.executeCommand('fastsam.chooseModel');
+    });
   };
 
   const exportProgress = new vscode.EventEmitter<string>();
@@ -135,6 +140,7 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     exportSettings: readExport,
     prompts: () => prompts,
     formatMemento: context.globalState,
+    conversionFolder: models.conversionFolder,
     modelMissing: offerModelChoice,
     finished: () => provider.scheduleIdleStop(),
     ...(testing ? { onProgressMessage: (m: string) => exportProgress.fire(m) } : {}),

@@ -14,17 +14,21 @@ import sharp from 'sharp';
 import * as vscode from 'vscode';
 import { DATASET_FILE_NAME } from '../../src/core/export/batch';
 import { EXPORT_FORMAT_IDS, type ExportFormatId, planOutputs } from '../../src/core/export/format-names';
+import { fallbackConvertedModelPath } from '../../src/core/models/model-paths';
 import type { BatchExportOutcome } from '../../src/extension/batch-export';
 import type { FormatPickRequest, Prompts } from '../../src/extension/prompts';
 import type { EditorExportOutcome } from '../../src/extension/segmentation-editor';
 import type { FastSamTestApi } from '../../src/extension/test-api';
 import type { HostToWebview } from '../../src/shared/protocol';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
+import { makeReadOnly, undoReadOnly } from '../helpers/read-only-folder';
 import { encodeScene, randomScene, type RGB, type Scene } from '../helpers/shapes';
 
 const EXTENSION_ID = 'fastsam-vscode.fastsam-vscode';
 const VIEW_TYPE = 'fastsam.segmentationEditor';
 const SEED = 4242;
+/** A FastSAM-s shaped checkpoint with random weights (models/fixtures/README.md). */
+const CHECKPOINT = path.resolve(__dirname, '../../models/fixtures/checkpoints/tiny-s.pt');
 
 let api: FastSamTestApi;
 let root: string;
@@ -298,7 +302,7 @@ describe('export', function () {
       assert.equal(again.summary.total, 3, 'masks/*.png under the output folder are outputs, not images');
     });
 
-    it('without a model: says so (with Choose Model File…) and runs nothing', async () => {
+    it('without a model: says so, offering one (as the editor does), and runs nothing', async () => {
       const { folder, images } = await imageFolder(1);
       await config().update('modelPath', undefined, vscode.ConfigurationTarget.Global);
       try {
@@ -308,6 +312,39 @@ describe('export', function () {
         assert.match(outcome.status === 'model-missing' ? outcome.message : '', /^No FastSAM model is configured/);
         assert.equal(fs.existsSync(planned(images, ['mask'])[0]!), false);
       } finally {
+        await config().update('modelPath', modelPath, vscode.ConfigurationTarget.Global);
+      }
+    });
+
+    it('a checkpoint (.pt) model path: converted before the batch (in the extension’s storage when its folder is read-only)', async function () {
+      const { folder, images } = await imageFolder(2);
+      const locked = path.join(root, 'locked-model');
+      fs.mkdirSync(locked);
+      const checkpoint = path.join(locked, 'batch-s.pt');
+      fs.copyFileSync(CHECKPOINT, checkpoint);
+      const readOnly = makeReadOnly(locked);
+      try {
+        await config().update('modelPath', checkpoint, vscode.ConfigurationTarget.Global);
+        script({ formats: ['mask'] });
+        const progress = recordProgress();
+        const outcome = done(await exportMasks(vscode.Uri.file(folder)));
+        progress.stop();
+        // The fixture checkpoint has random weights: what it finds does not matter here, only that it ran.
+        assert.deepEqual([outcome.summary.written, outcome.summary.failed.length], [2, 0], JSON.stringify(outcome.summary.failed));
+        for (const file of planned(images, ['mask'])) assert.ok(fs.existsSync(file), file);
+        assert.ok(
+          progress.messages.some((m) => /^Converting batch-s\.pt to ONNX… \d+%$/.test(m)),
+          progress.messages.join('\n'),
+        );
+        const conversions = path.join(path.dirname(api.modelsFolder), 'conversions');
+        if (readOnly) {
+          assert.deepEqual(fs.readdirSync(locked), ['batch-s.pt']);
+          assert.ok(fs.existsSync(fallbackConvertedModelPath(checkpoint, conversions)));
+        } else {
+          assert.ok(fs.existsSync(`${checkpoint}.onnx`));
+        }
+      } finally {
+        undoReadOnly(locked);
         await config().update('modelPath', modelPath, vscode.ConfigurationTarget.Global);
       }
     });
