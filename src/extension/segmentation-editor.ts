@@ -350,7 +350,8 @@ export class SegmentationEditor extends Disposable {
       return { status: 'failed' as const, message };
     };
     const cancelled = (): EditorExportOutcome => {
-      this.post({ type: 'exportDone', ok: false, message: 'Export cancelled.' });
+      // A dismissed question is no failure: the webview says so quietly.
+      this.post({ type: 'exportDone', ok: false, cancelled: true, message: 'Export cancelled.' });
       return { status: 'cancelled' };
     };
     const shown = this.shown;

@@ -480,7 +480,7 @@ describe('export', function () {
       const listing = fs.readdirSync(folder).sort();
       const { outcome, done: message } = await exportSelection([0]);
       assert.deepEqual(outcome, { status: 'cancelled' });
-      assert.equal(message.ok, false);
+      assert.deepEqual(message, { type: 'exportDone', ok: false, cancelled: true, message: 'Export cancelled.' });
       assert.deepEqual(fs.readdirSync(folder).sort(), listing);
     });
   });
