@@ -130,6 +130,7 @@ function markdown(results: BenchResults): string {
     '',
     `Recorded by \`npm run bench\` on ${results.date}. Raw numbers: [bench/results.json](bench/results.json).`,
     '',
+    ...(results.quick ? ['**Quick run** (`npm run bench -- --quick`): FastSAM-s at S = 640 on the 3-megapixel photo only, 2 timed runs. Run `npm run bench` for the full matrix.', ''] : []),
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime}, CPU execution provider. Load average at start: ${m.loadAverageAtStart.join(', ')}.`,
     '',
     'Models: FastSAM-s and FastSAM-x sized YOLOv8-seg networks with seeded random weights, built by the same graph builder that converts the official checkpoints (`src/core/models`). Random weights score anchors arbitrarily, so each configuration picks the confidence that lets about 100 detections through (the `conf` column) — what a real photo gives FastSAM — and the NMS IoU stays 0.9. Where the random FastSAM-x saturates many scores at exactly 1, no confidence separates them, so the detection cap (`max_det`, normally 300) is set to 100 instead (marked \\* in the table).',
