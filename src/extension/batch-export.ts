@@ -10,6 +10,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { CancelledError } from '../core/errors';
 import { EXPORT_FORMAT_INFO, type ExportFormatId, isImageFileName } from '../core/export/format-names';
 import type { BatchExportRequest, BatchImageReport, BatchSummaryReport, EngineClient } from './engine-client';
 import { plural, progressMessage, summaryMessage } from './batch-report';
@@ -70,12 +71,25 @@ export class BatchExporter {
    * a dialog.
    */
   async run(uri?: unknown, uris?: unknown): Promise<BatchExportOutcome> {
-    const { log, prompts: getPrompts } = this.services;
     if (this.current) {
       const message = 'FastSAM is already exporting masks: wait for it to finish, or cancel it in its notification.';
       void vscode.window.showInformationMessage(message);
       return { status: 'busy', message };
     }
+    // Taken before the first question, so that a second run started meanwhile is refused too.
+    const controller = new AbortController();
+    this.current = controller;
+    try {
+      return await this.exportInputs(controller, uri, uris);
+    } finally {
+      this.current = undefined;
+      this.firstWritten = undefined;
+      this.services.finished();
+    }
+  }
+
+  private async exportInputs(controller: AbortController, uri: unknown, uris: unknown): Promise<BatchExportOutcome> {
+    const { log, prompts: getPrompts } = this.services;
     const prompts = getPrompts();
     let chosen = Array.isArray(uris) && uris.length > 0 ? uris : uri !== undefined ? [uri] : undefined;
     chosen ??= await prompts.pickExportInputs();
@@ -107,8 +121,6 @@ export class BatchExporter {
       return { status: 'model-missing', message: model };
     }
 
-    const controller = new AbortController();
-    this.current = controller;
     try {
       const exportSettings = this.services.exportSettings();
       const first = inputs[0]!;
@@ -135,6 +147,8 @@ export class BatchExporter {
         if (!choice) return { status: 'dismissed' };
         overwrite = choice === 'overwrite';
       }
+      // Cancelled while a question was open.
+      if (controller.signal.aborted) return { status: 'dismissed' };
 
       const folderGiven = firstIsFolder || inputs.length > 1;
       log.info(
@@ -165,15 +179,13 @@ export class BatchExporter {
       this.report(summary, message, reveal);
       return { status: 'done', summary, message, output: reveal };
     } catch (e) {
+      // Cancelled before the batch started: nothing ran.
+      if (e instanceof CancelledError) return { status: 'dismissed' };
       const message = e instanceof Error ? e.message : String(e);
       log.error(`Export Masks failed: ${message}`, e);
       const show = 'Show Log';
       void vscode.window.showErrorMessage(`Export Masks failed: ${message}`, show).then((a) => a === show && log.show(true));
       return { status: 'failed', message };
-    } finally {
-      this.current = undefined;
-      this.firstWritten = undefined;
-      this.services.finished();
     }
   }
 

@@ -349,6 +349,28 @@ describe('export', function () {
       }
     });
 
+    it('one at a time: a second run while the first asks is refused; Cancel while a question is open runs nothing', async () => {
+      const { folder, images } = await imageFolder(1);
+      let answer!: (formats: ExportFormatId[]) => void;
+      const asked = new Promise<void>((resolveAsked) => {
+        api.setPrompts({
+          pickExportFormats: () =>
+            new Promise<ExportFormatId[]>((resolve) => {
+              answer = resolve;
+              resolveAsked();
+            }),
+        });
+      });
+      const first = exportMasks(vscode.Uri.file(folder));
+      await asked;
+      const second = await exportMasks(vscode.Uri.file(folder));
+      assert.equal(second.status, 'busy');
+      assert.equal(api.cancelExport(), true, 'the first run can be cancelled while it asks');
+      answer(['mask']);
+      assert.deepEqual(await first, { status: 'dismissed' });
+      assert.equal(fs.existsSync(planned(images, ['mask'])[0]!), false);
+    });
+
     it('dismissing the formats, or a folder without images, exports nothing', async () => {
       const { folder } = await imageFolder(1);
       script({ formats: undefined });
