@@ -129,9 +129,10 @@ export const dialogPrompts: Prompts = {
       canSelectFiles: true,
       canSelectFolders: false,
       canSelectMany: false,
-      filters: { 'ONNX model': ['onnx'] },
+      // A .pt checkpoint is converted to ONNX in the engine worker on first use.
+      filters: { 'FastSAM model (ONNX or PyTorch checkpoint)': ['onnx', 'pt'] },
       openLabel: 'Use This Model',
-      title: 'Choose a FastSAM ONNX Model',
+      title: 'Choose a FastSAM Model',
     });
     return uris?.[0]?.fsPath;
   },

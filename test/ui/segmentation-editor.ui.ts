@@ -504,7 +504,7 @@ const noModel: Scenario = {
 
     await t.step('Choose model file… opens VS Code’s file dialog; the chosen model segments the image', async () => {
       await f.getByRole('button', { name: 'Choose model file…' }).click();
-      await chooseInFileDialog(page, 'Choose a FastSAM ONNX Model', FIXTURE_MODEL, () => t.shot(page, 'file-dialog'));
+      await chooseInFileDialog(page, 'Choose a FastSAM Model', FIXTURE_MODEL, () => t.shot(page, 'file-dialog'));
       await f.locator('.model-missing').waitFor({ state: 'hidden', timeout: SEGMENT_TIMEOUT });
       await waitForMaskCount(f, scene.shapes.length);
       await waitForText(f.locator('.status-item.engine'), /palette-fastsam\.onnx/, 'the model in the status line');
