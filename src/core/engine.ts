@@ -8,9 +8,9 @@ import { throwIfCancelled } from './errors';
 import { type Logger, silentLogger } from './logger';
 import { boxModelToImage } from './image/letterbox';
 import type { ImageSource, OpenedImage } from './image/decode';
-import { letterboxTensor } from './image/preprocess';
+import { type LetterboxTensor, letterboxTensor } from './image/preprocess';
 import type { BoxMask } from './masks/box-mask';
-import { type ExecutionProviderChoice, SegmentationModel } from './model/segmentation-model';
+import { type ExecutionProviderChoice, type ModelOutputs, SegmentationModel } from './model/segmentation-model';
 import { MaskAssembler } from './postprocess/assemble-masks';
 import { DEFAULT_DETECTION_OPTIONS, type DetectionOptions, selectDetections } from './postprocess/detections';
 
@@ -56,6 +56,12 @@ export interface SegmentationResult {
 }
 
 export class FastSamEngine {
+  /**
+   * The input tensor of the last image, refilled by the next one of the same size
+   * instead of allocating 12 MB (S = 1024) again; taken while an image uses it.
+   */
+  private spareInput: Float32Array | null = null;
+
   private constructor(
     readonly model: SegmentationModel,
     private readonly logger: Logger,
@@ -99,15 +105,22 @@ export class FastSamEngine {
     const signal = options.signal;
     throwIfCancelled(signal);
 
-    const prepared = await letterboxTensor(source, size);
+    // Any number of images may be in flight; the first takes the spare input tensor.
+    const input = this.spareInput?.length === 3 * size * size ? this.spareInput : new Float32Array(3 * size * size);
+    this.spareInput = null;
+    let prepared: LetterboxTensor, out: ModelOutputs, inference: number;
+    try {
+      prepared = await letterboxTensor(source, size, {}, input);
+      throwIfCancelled(signal);
+      const start = performance.now();
+      out = await this.model.run(input, size);
+      inference = performance.now() - start;
+    } finally {
+      this.spareInput = input;
+    }
     throwIfCancelled(signal);
 
-    let t = performance.now();
-    const out = await this.model.run(prepared.tensor, size);
-    const inference = performance.now() - t;
-    throwIfCancelled(signal);
-
-    t = performance.now();
+    const t = performance.now();
     const lb = prepared.letterbox;
     const detections = selectDetections(out.head, out.headChannels, out.anchors, out.protoChannels, detection);
     const assembler = new MaskAssembler(

@@ -57,6 +57,20 @@ describe('engine on shape images of many sizes', () => {
     });
   });
 
+  it('an image after another of the same model size gives what a fresh engine gives (the input tensor is reused)', async () => {
+    const wide = await encodeScene(randomScene(SEED + 40, 900, 300, paletteColors), 'png', {});
+    const tall = await encodeScene(randomScene(SEED + 41, 200, 640, paletteColors), 'png', {});
+    await engine.segment(wide, { imageSize: 640 });
+    const afterWide = await engine.segment(tall, { imageSize: 640 });
+    const fresh = await FastSamEngine.create({ modelPath: await paletteModelPath(), executionProvider: 'cpu' });
+    try {
+      const alone = await fresh.segment(tall, { imageSize: 640 });
+      assert.deepEqual(afterWide.masks, alone.masks);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
   it('6000×4000 (24 megapixels) with compact masks', async () => {
     const scene = randomScene(SEED + 100, 6000, 4000, paletteColors);
     const result = await segmentScene(scene, 'png', {}, 1024, `6000×4000 seed ${SEED + 100}`);

@@ -239,6 +239,21 @@ describe('letterboxToTensor', () => {
     }
   });
 
+  it('fills a reused output tensor completely, padding included, as a fresh one', () => {
+    // Wide then tall then exact: each leaves values where the next one pads.
+    for (const [w, h] of [[19, 11], [7, 23], [16, 16], [19, 11]] as const) {
+      const lb = computeLetterbox(w, h, 16);
+      const fresh = letterboxToTensor({ data: pattern(w, h), width: w, height: h }, lb);
+      const reused = new Float32Array(3 * 16 * 16).fill(Number.NaN);
+      assert.equal(letterboxToTensor({ data: pattern(w, h), width: w, height: h }, lb, reused), reused);
+      assert.ok(Buffer.from(reused.buffer).equals(Buffer.from(fresh.buffer)), `${w}×${h}`);
+    }
+    assert.throws(
+      () => letterboxToTensor({ data: pattern(4, 4), width: 4, height: 4 }, computeLetterbox(4, 4, 8), new Float32Array(3 * 16 * 16)),
+      /needs 192/,
+    );
+  });
+
   it('rejects pixels of another size than the letterbox', () => {
     assert.throws(
       () => letterboxToTensor({ data: new Uint8Array(12), width: 2, height: 2 }, computeLetterbox(3, 2, 8)),

@@ -37,12 +37,14 @@ export interface LetterboxTensor {
 /**
  * Decodes `source` (orientation, first frame and colour as in `decodeRgb`)
  * and returns the model input for a size×size model. Give an OpenedImage (or
- * a Buffer) to avoid reading the file again.
+ * a Buffer) to avoid reading the file again, and `output` (3·size² floats, see
+ * `letterboxToTensor`) to fill a tensor kept from an earlier image.
  */
 export async function letterboxTensor(
   source: ImageSource | OpenedImage,
   size: number,
   opts: ImageReadOptions = {},
+  output?: Float32Array,
 ): Promise<LetterboxTensor> {
   const start = performance.now();
   const image = await openImage(source, opts);
@@ -50,7 +52,7 @@ export async function letterboxTensor(
   const decoded = performance.now();
 
   const letterbox = computeLetterbox(image.info.width, image.info.height, size);
-  const tensor = letterboxToTensor(rgb, letterbox);
+  const tensor = letterboxToTensor(rgb, letterbox, output);
   const done = performance.now();
 
   return { tensor, letterbox, info: image.info, timings: { decode: decoded - start, preprocess: done - decoded } };
@@ -67,9 +69,12 @@ const COEF_SCALE = 2048;
 
 /**
  * Letterboxes decoded RGB pixels into a [1, 3, S, S] float tensor. `rgb` must
- * have the letterbox's image size.
+ * have the letterbox's image size. Every value of `output` is written, so a
+ * tensor from an earlier image can be reused: a fresh 12 MB (S = 1024) costs
+ * thousands of page faults on first touch, which on some virtual machines
+ * take longer than the letterbox itself.
  */
-export function letterboxToTensor(rgb: RgbImage, lb: Letterbox): Float32Array {
+export function letterboxToTensor(rgb: RgbImage, lb: Letterbox, output?: Float32Array): Float32Array {
   if (rgb.width !== lb.imageWidth || rgb.height !== lb.imageHeight) {
     throw new RangeError(
       `image is ${rgb.width}×${rgb.height} but the letterbox is for ${lb.imageWidth}×${lb.imageHeight}`,
@@ -77,7 +82,11 @@ export function letterboxToTensor(rgb: RgbImage, lb: Letterbox): Float32Array {
   }
   const { size, newWidth, newHeight, padLeft, padTop } = lb;
   const plane = size * size;
-  const tensor = new Float32Array(3 * plane).fill(BYTE_TO_UNIT[PAD_VALUE]);
+  if (output && output.length !== 3 * plane) {
+    throw new RangeError(`the output tensor has ${output.length} values; a ${size}×${size} input needs ${3 * plane}`);
+  }
+  const tensor = output ?? new Float32Array(3 * plane);
+  fillPadding(tensor, lb);
   const src = rgb.data;
   const srcStride = rgb.width * 3;
 
@@ -123,6 +132,23 @@ export function letterboxToTensor(rgb: RgbImage, lb: Letterbox): Float32Array {
     mixRows(rowA, rowB, rows.weight0[y], rows.weight1[y], tensor, (padTop + y) * size + padLeft, plane);
   }
   return tensor;
+}
+
+/** Writes the grey padding around the scaled image, in all three planes. */
+function fillPadding(tensor: Float32Array, lb: Letterbox): void {
+  const { size, newWidth, newHeight, padLeft, padTop } = lb;
+  const grey = BYTE_TO_UNIT[PAD_VALUE]!;
+  const right = padLeft + newWidth;
+  for (let p = 0; p < 3; p++) {
+    const plane = p * size * size;
+    tensor.fill(grey, plane, plane + padTop * size);
+    tensor.fill(grey, plane + (padTop + newHeight) * size, plane + size * size);
+    if (newWidth === size) continue;
+    for (let y = padTop; y < padTop + newHeight; y++) {
+      tensor.fill(grey, plane + y * size, plane + y * size + padLeft);
+      tensor.fill(grey, plane + y * size + right, plane + (y + 1) * size);
+    }
+  }
 }
 
 /** One source row (starting at byte `start`) resized horizontally; OpenCV's HResizeLinear. */

@@ -35,6 +35,8 @@ interface AxisSampling {
   weight: Float32Array;
   /** The first pixel index after i whose `lo` differs from pixel i's: pixels in between blend the same two cells. */
   runEnd: Int32Array;
+  /** How much `weight` grows from one pixel to the next within a run. */
+  step: number;
 }
 
 function axisSampling(imageSide: number, resizedSide: number, pad: number, modelSize: number, protoSide: number): AxisSampling {
@@ -52,7 +54,7 @@ function axisSampling(imageSide: number, resizedSide: number, pad: number, model
   }
   const runEnd = new Int32Array(imageSide);
   for (let i = imageSide - 1; i >= 0; i--) runEnd[i] = i + 1 < imageSide && lo[i + 1] === lo[i] ? runEnd[i + 1]! : i + 1;
-  return { lo, hi, weight, runEnd };
+  return { lo, hi, weight, runEnd, step: toModel * toProto };
 }
 
 /** Sets bits [from, to) of the row starting at word `base`. */
@@ -75,6 +77,13 @@ function setBitRange(bits: Uint32Array, base: number, from: number, to: number):
 export class MaskAssembler {
   private readonly cols: AxisSampling;
   private readonly rows: AxisSampling;
+  /** Scratch for one mask at a time: its column runs and the band's row template. */
+  private readonly runStart: Int32Array;
+  private readonly runEnd: Int32Array;
+  private readonly runLo: Int32Array;
+  private readonly runHi: Int32Array;
+  private readonly mixed: Int32Array;
+  private readonly template: Uint32Array;
 
   constructor(
     private readonly geometry: MaskGeometry,
@@ -83,6 +92,12 @@ export class MaskAssembler {
     const g = geometry;
     this.cols = axisSampling(g.imageWidth, g.resizedWidth, g.padLeft, g.modelSize, protos.width);
     this.rows = axisSampling(g.imageHeight, g.resizedHeight, g.padTop, g.modelSize, protos.height);
+    this.runStart = new Int32Array(g.imageWidth);
+    this.runEnd = new Int32Array(g.imageWidth);
+    this.runLo = new Int32Array(g.imageWidth);
+    this.runHi = new Int32Array(g.imageWidth);
+    this.mixed = new Int32Array(g.imageWidth);
+    this.template = new Uint32Array(wordsPerRow(g.imageWidth));
   }
 
   /**
@@ -103,60 +118,101 @@ export class MaskAssembler {
     const bits = allocateBits(width, height);
     if (width === 0 || height === 0) return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area: 0 };
 
-    const { cols, rows } = this;
+    const { cols, rows, runStart, runEnd, runLo, runHi, mixed, template } = this;
     const c0 = cols.lo[left]!, c1 = cols.hi[right - 1]!;
     const r0 = rows.lo[top]!, r1 = rows.hi[bottom - 1]!;
     const lw = c1 - c0 + 1;
     const logits = this.logits(coefficients, r0, r1, c0, c1);
 
+    // Column runs: pixels between two prototype column centres blend the same two
+    // columns, with a weight that grows from pixel to pixel.
+    let runs = 0;
+    for (let x = left; x < right; runs++) {
+      const end = Math.min(cols.runEnd[x]!, right);
+      runStart[runs] = x - left;
+      runEnd[runs] = end - left;
+      runLo[runs] = cols.lo[x]! - c0;
+      runHi[runs] = cols.hi[x]! - c0;
+      x = end;
+    }
+
     const wpr = wordsPerRow(width);
-    const blended = new Float32Array(lw);
-    let lastLo = -1, lastHi = -1, lastW = -1;
-    for (let y = top; y < bottom; y++) {
-      const ylo = rows.lo[y]! - r0, yhi = rows.hi[y]! - r0, wy = rows.weight[y]!;
-      // Consecutive image rows often sample the same prototype rows with the same weight.
-      if (ylo !== lastLo || yhi !== lastHi || wy !== lastW) {
-        const a = ylo * lw, b = yhi * lw;
-        for (let c = 0; c < lw; c++) blended[c] = logits[a + c]! + (logits[b + c]! - logits[a + c]!) * wy;
-        lastLo = ylo; lastHi = yhi; lastW = wy;
+    // Row bands likewise blend the same two prototype rows. A bilinear blend lies
+    // between its four corner values, so a run whose four corners are all positive
+    // is inside the mask on every row of the band, and one whose corners are all
+    // non-positive is outside: those go into the band's template row, copied to each
+    // of its rows. Only the remaining runs, where the mask's edge passes, are
+    // evaluated row by row.
+    for (let y = top; y < bottom; ) {
+      const bandEnd = Math.min(rows.runEnd[y]!, bottom);
+      const a0 = (rows.lo[y]! - r0) * lw, b0 = (rows.hi[y]! - r0) * lw;
+      template.fill(0, 0, wpr);
+      let mixedRuns = 0;
+      for (let j = 0; j < runs; j++) {
+        const p = logits[a0 + runLo[j]!]!, q = logits[a0 + runHi[j]!]!;
+        const r = logits[b0 + runLo[j]!]!, s = logits[b0 + runHi[j]!]!;
+        if (p > 0 && q > 0 && r > 0 && s > 0) setBitRange(template, 0, runStart[j]!, runEnd[j]!);
+        else if (p > 0 || q > 0 || r > 0 || s > 0) mixed[mixedRuns++] = j;
       }
-      const rowBase = (y - top) * wpr;
-      // Along the row, pixels between two prototype column centres blend the same two
-      // values linearly, with a weight that grows from pixel to pixel: when both values
-      // have one sign, so has every pixel between them; when they differ, the pixels
-      // inside form a prefix (a > 0) or a suffix (b > 0) of the run, found by bisection.
-      for (let x = left; x < right; ) {
-        const end = Math.min(cols.runEnd[x]!, right);
-        const a = blended[cols.lo[x]! - c0]!, b = blended[cols.hi[x]! - c0]!;
-        if (a > 0 && b > 0) {
-          setBitRange(bits, rowBase, x - left, end - left);
-        } else if (a > 0 || b > 0) {
-          let lo = x, hi = end; // first pixel whose sign differs from a's
-          while (lo < hi) {
-            const mid = (lo + hi) >>> 1;
-            if (a + (b - a) * cols.weight[mid]! > 0 === a > 0) lo = mid + 1;
-            else hi = mid;
+      for (; y < bandEnd; y++) {
+        const rowBase = (y - top) * wpr;
+        for (let w = 0; w < wpr; w++) bits[rowBase + w] = template[w]!;
+        const wy = rows.weight[y]!;
+        for (let m = 0; m < mixedRuns; m++) {
+          const j = mixed[m]!;
+          const pa = logits[a0 + runLo[j]!]!, pb = logits[b0 + runLo[j]!]!;
+          const qa = logits[a0 + runHi[j]!]!, qb = logits[b0 + runHi[j]!]!;
+          // Rounded to float32 like the blended row the reference computes.
+          const a = Math.fround(pa + (pb - pa) * wy), b = Math.fround(qa + (qb - qa) * wy);
+          const from = runStart[j]!, to = runEnd[j]!;
+          if (a > 0 && b > 0) {
+            setBitRange(bits, rowBase, from, to);
+          } else if (a > 0 || b > 0) {
+            // Inside pixels form a prefix (a > 0) or a suffix (b > 0) of the run: the
+            // blend changes sign once, where the weight reaches -a / slope. Weights grow
+            // by `step` per pixel, which estimates how many pixels in that is; rounding
+            // can put the estimate a pixel off, and the two loops correct it exactly.
+            const slope = b - a, n = to - from, first = left + from;
+            let k = Math.ceil((-a / slope - cols.weight[first]!) / cols.step);
+            k = k < 0 ? 0 : k > n ? n : k;
+            const aInside = a > 0;
+            while (k < n && a + slope * cols.weight[first + k]! > 0 === aInside) k++;
+            while (k > 0 && a + slope * cols.weight[first + k - 1]! > 0 !== aInside) k--;
+            if (aInside) setBitRange(bits, rowBase, from, from + k);
+            else setBitRange(bits, rowBase, from + k, to);
           }
-          if (a > 0) setBitRange(bits, rowBase, x - left, lo - left);
-          else setBitRange(bits, rowBase, lo - left, end - left);
         }
-        x = end;
       }
     }
     return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area: countBits(bits) };
   }
 
-  /** coefficients · prototypes over prototype rows r0..r1 and columns c0..c1 (inclusive). */
+  /**
+   * coefficients · prototypes over prototype rows r0..r1 and columns c0..c1
+   * (inclusive). Four channels per pass: a quarter of the loads and stores of
+   * the output, which is what bounds this loop.
+   */
   private logits(coefficients: Float32Array, r0: number, r1: number, c0: number, c1: number): Float32Array {
     const { data, channels, height, width } = this.protos;
+    const plane = height * width;
     const lw = c1 - c0 + 1;
     const out = new Float32Array((r1 - r0 + 1) * lw);
-    for (let k = 0; k < channels; k++) {
-      const coef = coefficients[k]!;
-      if (coef === 0) continue;
-      const plane = k * height * width;
+    let k = 0;
+    for (; k + 4 <= channels; k += 4) {
+      const k0 = coefficients[k]!, k1 = coefficients[k + 1]!, k2 = coefficients[k + 2]!, k3 = coefficients[k + 3]!;
       for (let r = r0; r <= r1; r++) {
-        const src = plane + r * width + c0;
+        const src = k * plane + r * width + c0;
+        const dst = (r - r0) * lw;
+        for (let c = 0; c < lw; c++) {
+          const i = src + c;
+          out[dst + c] += k0 * data[i]! + k1 * data[i + plane]! + k2 * data[i + 2 * plane]! + k3 * data[i + 3 * plane]!;
+        }
+      }
+    }
+    for (; k < channels; k++) {
+      const coef = coefficients[k]!;
+      for (let r = r0; r <= r1; r++) {
+        const src = k * plane + r * width + c0;
         const dst = (r - r0) * lw;
         for (let c = 0; c < lw; c++) out[dst + c] += coef * data[src + c]!;
       }
