@@ -123,6 +123,8 @@ export class Editor {
 
   private readonly dirty = new Set<Dirty>();
   private frame = 0;
+  /** The pending idle callback that prepares hover bitmaps, or 0. */
+  private hoverPreparation = 0;
   private persistTimer: ReturnType<typeof setTimeout> | undefined;
   private saved: PersistedState | null;
   private readonly help: HTMLElement;
@@ -724,6 +726,7 @@ export class Editor {
       });
       // Masks that did not fit this frame's rendering budget come in the next frames.
       if (!complete) this.invalidate('base');
+      else this.prepareHoverWhenIdle();
       this.stage.element.dataset.renderPending = complete ? '0' : '1';
     }
     if (dirty.has('overlay')) {
@@ -743,6 +746,25 @@ export class Editor {
     // Counters for the browser harness (test/webview): what rendering work happened.
     this.stage.element.dataset.bitmapsRendered = String(this.cache.renderCount);
     this.stage.element.dataset.masksFlattened = String(this.renderer.flattenCount);
+  }
+
+  /**
+   * Once the view is drawn, the bitmaps a hover would draw are made while the browser
+   * is idle, a slice at a time, for the view as it is then: the first hover of a mask
+   * then costs a cached draw, not a rasterisation in the frame the user waits for.
+   */
+  private prepareHoverWhenIdle(): void {
+    if (this.hoverPreparation || !this.selection.hasMasks) return;
+    this.stage.element.dataset.hoverPrepared = '0';
+    this.hoverPreparation = requestIdleCallback((idle) => {
+      this.hoverPreparation = 0;
+      // Painted masks first (the top ones are the likeliest under the cursor), then the rest hover can reach.
+      const ids = [...this.paintOrder.slice().reverse(), ...this.selection.masks.map((m) => m.id)];
+      const done = this.renderer.prepareHover(this.view, ids, performance.now() + idle.timeRemaining());
+      this.stage.element.dataset.bitmapsRendered = String(this.cache.renderCount);
+      if (done) this.stage.element.dataset.hoverPrepared = '1';
+      else this.prepareHoverWhenIdle();
+    });
   }
 
   private layers(): MaskLayer[] {

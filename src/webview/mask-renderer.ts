@@ -114,6 +114,11 @@ export class MaskBitmapCache {
     return this.bytes;
   }
 
+  /** Whether tiles made ahead of need may still be added: they take at most half the budget. */
+  get hasRoomToPrepare(): boolean {
+    return this.bytes < this.budget / 2;
+  }
+
   /** A cached tile, or undefined; marks it used. With `outline`, a tile without its outline does not count. */
   peek(id: number, level: number, tx: number, ty: number, outline: boolean): Tile | undefined {
     const t = this.entries
@@ -497,6 +502,35 @@ export class StageRenderer {
     }
     ctx.globalAlpha = 1;
     return complete;
+  }
+
+  /**
+   * Rasterises, ahead of need, the tiles the overlay would draw on hovering each of
+   * `ids` in `view`, until `deadline` (a performance.now() time). The editor calls it
+   * while the browser is idle, so that a first hover draws cached bitmaps instead of
+   * rasterising a mask in the frame the user is waiting for. Returns true when every
+   * tile is ready, or when the cache has no more room for tiles made ahead.
+   */
+  prepareHover(view: View, ids: readonly number[], deadline: number): boolean {
+    const s = this.surface(this.overlayCanvas);
+    if (!s) return true;
+    const level = levelForScale(s.scale * view.zoom);
+    const visible = this.visibleRegion(s, view, level);
+    for (const id of ids) {
+      const mask = this.lookup(id);
+      if (!mask) continue;
+      const { tx1, ty1, tx2, ty2 } = tileRange(intersectRegions(maskRegion(mask, level), visible));
+      for (let ty = ty1; ty < ty2; ty++) {
+        for (let tx = tx1; tx < tx2; tx++) {
+          if (this.cache.peek(id, level, tx, ty, true)) continue;
+          if (!this.cache.hasRoomToPrepare) return true;
+          // One tile at least per call, so that a short idle period still makes progress.
+          this.cache.render(mask, level, tx, ty, true);
+          if (performance.now() >= deadline) return false;
+        }
+      }
+    }
+    return true;
   }
 
   /**

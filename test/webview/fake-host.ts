@@ -154,6 +154,8 @@ declare global {
   interface Window {
     acquireVsCodeApi: () => { postMessage(m: unknown): void; getState(): unknown; setState(s: unknown): void };
     __fakeHost: Recorded;
+    /** The stress scenario of run-harness.ts times hover with it. */
+    __hoverTiming: { handled: number[] };
   }
 }
 
