@@ -29,6 +29,12 @@ export interface ConfigMeasurement {
   maxDetections: number;
   detections: number;
   stages: { decode: Summary; preprocess: Summary; inference: Summary; postprocess: Summary; endToEnd: Summary };
+  /**
+   * Minor page faults per end-to-end run (memory touched for the first time). Most are
+   * the decoder's output buffer, which sharp allocates anew for every image; where first
+   * touches are slow (some virtual machines), they are much of the decode time.
+   */
+  pageFaults: Summary;
   sessionRunAlone: Summary;
   /** (end to end − session.run alone) / session.run alone, from the medians. */
   overhead: number;
@@ -70,12 +76,15 @@ async function measure(modelPath: string, imageSize: number, photo: string, runs
   const prepared = await letterboxTensor(image, imageSize);
   const samples = { decode: [] as number[], preprocess: [] as number[], inference: [] as number[], postprocess: [] as number[], endToEnd: [] as number[] };
   const alone: number[] = [];
+  const faults: number[] = [];
   let detections = 0;
   for (let i = 0; i < runs; i++) {
+    const faultsBefore = process.resourceUsage().minorPageFault;
     let start = performance.now();
     // From the file each time: decode is part of end to end.
     const r = await engine.segment(photo, { imageSize, confidence, maxDetections });
     samples.endToEnd.push(performance.now() - start);
+    faults.push(process.resourceUsage().minorPageFault - faultsBefore);
     for (const k of ['decode', 'preprocess', 'inference', 'postprocess'] as const) samples[k].push(r.timings[k]);
     detections = r.masks.length;
     start = performance.now();
@@ -119,6 +128,7 @@ async function measure(modelPath: string, imageSize: number, photo: string, runs
     maxDetections,
     detections,
     stages,
+    pageFaults: summarize(faults),
     sessionRunAlone,
     overhead: Math.round(((stages.endToEnd.median - sessionRunAlone.median) / sessionRunAlone.median) * 1e4) / 1e4,
     prompts: { masks: many.masks.length, point: summarize(point), box: summarize(box) },
