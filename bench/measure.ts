@@ -25,7 +25,7 @@ export interface ConfigMeasurement {
   height: number;
   runs: number;
   confidence: number;
-  /** 300 (FastSAM's default) unless tied scores made the cap pick the detections. */
+  /** 300 (FastSAM's default) unless tied scores made the cap pick the detections (see calibrate). */
   maxDetections: number;
   detections: number;
   stages: { decode: Summary; preprocess: Summary; inference: Summary; postprocess: Summary; endToEnd: Summary };
@@ -50,9 +50,10 @@ function lcg(seed: number): () => number {
 }
 
 /**
- * The confidence, and the detection cap, at which about `count` detections pass,
- * from scores sorted descending (after NMS). Random weights can saturate many
- * scores at exactly 1; then the confidence cannot separate them and the cap does.
+ * The confidence, and the detection cap, at which about `count` masks come out,
+ * from the masks' scores sorted descending (after NMS, at a confidence that lets
+ * everything through). Random weights can saturate many scores at exactly 1; then
+ * the confidence cannot separate them and the cap (which counts masks) does.
  */
 function calibrate(scores: number[], count: number): { confidence: number; maxDetections: number } {
   if (scores.length <= count) return { confidence: Math.max(0, (scores[scores.length - 1] ?? 0) - 1e-6), maxDetections: 300 };

@@ -12,7 +12,7 @@ import { type LetterboxTensor, letterboxTensor } from './image/preprocess';
 import type { BoxMask } from './masks/box-mask';
 import { type ExecutionProviderChoice, type ModelOutputs, SegmentationModel } from './model/segmentation-model';
 import { MaskAssembler } from './postprocess/assemble-masks';
-import { DEFAULT_DETECTION_OPTIONS, type DetectionOptions, selectDetections } from './postprocess/detections';
+import { DEFAULT_DETECTION_OPTIONS, type DetectionOptions, detectionsInOrder } from './postprocess/detections';
 
 /** FastSAM's default input side. */
 export const DEFAULT_IMAGE_SIZE = 1024;
@@ -122,7 +122,7 @@ export class FastSamEngine {
 
     const t = performance.now();
     const lb = prepared.letterbox;
-    const detections = selectDetections(out.head, out.headChannels, out.anchors, out.protoChannels, detection);
+    const detections = detectionsInOrder(out.head, out.headChannels, out.anchors, out.protoChannels, detection);
     const assembler = new MaskAssembler(
       {
         imageWidth: lb.imageWidth,
@@ -138,13 +138,14 @@ export class FastSamEngine {
     const coefficientBase = out.headChannels - out.protoChannels;
     const coefficients = new Float32Array(out.protoChannels);
     const masks: SegmentedMask[] = [];
-    for (const d of detections) {
+    for (const d of detection.maxDetections >= 1 ? detections : []) {
       for (let k = 0; k < out.protoChannels; k++) coefficients[k] = out.head[(coefficientBase + k) * out.anchors + d.anchor]!;
       const b = boxModelToImage(lb, { x1: d.box[0], y1: d.box[1], x2: d.box[2], y2: d.box[3] });
       const box: [number, number, number, number] = [b.x1, b.y1, b.x2, b.y2];
       const mask = assembler.assemble(coefficients, box);
-      // A detection whose mask vanishes at full resolution selects nothing; drop it.
-      if (mask.area > 0) masks.push({ id: masks.length, score: d.score, box, mask });
+      // A detection whose mask vanishes at full resolution selects nothing: it is dropped
+      // and does not count towards maxDetections.
+      if (mask.area > 0 && masks.push({ id: masks.length, score: d.score, box, mask }) >= detection.maxDetections) break;
     }
     const postprocess = performance.now() - t;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { greedyNms, selectDetections } from '../../src/core/postprocess/detections';
+import { detectionsInOrder, greedyNms, selectDetections } from '../../src/core/postprocess/detections';
 
 /** A head output [1, 4 + 1 + nm, A] from rows of [cx, cy, w, h, score, ...coefficients]. */
 function head(rows: number[][], maskChannels: number): Float32Array {
@@ -28,6 +28,7 @@ describe('greedyNms', () => {
   it('stops at the limit', () => {
     const boxes = Float32Array.from([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
     assert.deepEqual(greedyNms(boxes, 0.9, 2), [0, 1]);
+    assert.deepEqual(greedyNms(boxes, 0.9, 0), []);
   });
 });
 
@@ -56,6 +57,19 @@ describe('selectDetections', () => {
     out.set([0.1, 0.3], 4 * a); out.set([0.8, 0.2], 5 * a);
     const d = selectDetections(out, channels, a, 1, { confidence: 0.25, iou: 0.9, maxDetections: 300 });
     assert.deepEqual(d.map((x) => [x.anchor, Math.round(x.score * 10)]), [[0, 8], [1, 3]]);
+  });
+
+  it('gives, capped, the first detections of the uncapped order, which NMS decides one by one', () => {
+    let seed = 5;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    // Overlapping boxes and tied scores: suppression and the anchor-order tie-break both matter.
+    const rows = Array.from({ length: 60 }, () => [rand() * 100, rand() * 100, 5 + rand() * 40, 5 + rand() * 40, rand() < 0.3 ? 1 : rand(), rand()]);
+    const h = head(rows, 1);
+    const all = [...detectionsInOrder(h, 6, rows.length, 1, { confidence: 0.1, iou: 0.5 })];
+    assert.ok(all.length > 10 && all.length < rows.length, `${all.length} of ${rows.length} kept`);
+    for (const cap of [0, 1, 7, all.length, all.length + 5]) {
+      assert.deepEqual(selectDetections(h, 6, rows.length, 1, { confidence: 0.1, iou: 0.5, maxDetections: cap }), all.slice(0, cap), `cap ${cap}`);
+    }
   });
 
   it('rejects a head without room for a class', () => {

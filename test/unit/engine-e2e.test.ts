@@ -71,6 +71,15 @@ describe('engine on shape images of many sizes', () => {
     }
   });
 
+  it('maxDetections keeps the best masks: the first of the uncapped result', async () => {
+    const file = await encodeScene(randomScene(SEED + 42, 500, 400, paletteColors), 'png', {});
+    const all = await engine.segment(file, { imageSize: 640 });
+    assert.ok(all.masks.length >= 3, `${all.masks.length} masks`);
+    for (const cap of [1, 2, all.masks.length]) {
+      assert.deepEqual((await engine.segment(file, { imageSize: 640, maxDetections: cap })).masks, all.masks.slice(0, cap), `cap ${cap}`);
+    }
+  });
+
   it('6000×4000 (24 megapixels) with compact masks', async () => {
     const scene = randomScene(SEED + 100, 6000, 4000, paletteColors);
     const result = await segmentScene(scene, 'png', {}, 1024, `6000×4000 seed ${SEED + 100}`);

@@ -9,7 +9,10 @@ export interface DetectionOptions {
   confidence: number;
   /** Suppress a box whose IoU with a kept, higher-scoring box is above this (default 0.9). */
   iou: number;
-  /** At most this many detections (default 300). */
+  /**
+   * At most this many detections (default 300). The engine counts masks: a detection
+   * whose mask is empty at full resolution is dropped and does not count.
+   */
   maxDetections: number;
 }
 
@@ -38,6 +41,26 @@ export function selectDetections(
   maskChannels: number,
   options: DetectionOptions,
 ): Detection[] {
+  const kept: Detection[] = [];
+  if (options.maxDetections < 1) return kept;
+  for (const d of detectionsInOrder(head, channels, anchors, maskChannels, options)) {
+    if (kept.push(d) >= options.maxDetections) break;
+  }
+  return kept;
+}
+
+/**
+ * The detections of `selectDetections`, best first, without a limit: NMS decides
+ * each one only when it is asked for, so a caller that stops after n pays
+ * O(candidates · n), as a capped NMS would.
+ */
+export function* detectionsInOrder(
+  head: Float32Array,
+  channels: number,
+  anchors: number,
+  maskChannels: number,
+  options: Pick<DetectionOptions, 'confidence' | 'iou'>,
+): Generator<Detection> {
   const classes = channels - 4 - maskChannels;
   if (classes < 1) throw new Error(`Detection output has ${channels} channels; expected 4 + classes + ${maskChannels}`);
 
@@ -60,12 +83,13 @@ export function selectDetections(
     const cx = head[a]!, cy = head[anchors + a]!, w = head[2 * anchors + a]!, h = head[3 * anchors + a]!;
     boxes.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], i * 4);
   });
-  const keep = greedyNms(boxes, options.iou, options.maxDetections);
-  return keep.map((i) => ({
-    box: [boxes[i * 4]!, boxes[i * 4 + 1]!, boxes[i * 4 + 2]!, boxes[i * 4 + 3]!],
-    score: scores[candidates[i]!]!,
-    anchor: candidates[i]!,
-  }));
+  for (const i of nmsInOrder(boxes, options.iou)) {
+    yield {
+      box: [boxes[i * 4]!, boxes[i * 4 + 1]!, boxes[i * 4 + 2]!, boxes[i * 4 + 3]!],
+      score: scores[candidates[i]!]!,
+      anchor: candidates[i]!,
+    };
+  }
 }
 
 /**
@@ -74,13 +98,21 @@ export function selectDetections(
  * `limit` kept boxes, which makes it O(n · limit) rather than O(n²).
  */
 export function greedyNms(boxes: Float32Array, iouThreshold: number, limit: number): number[] {
+  const keep: number[] = [];
+  if (limit < 1) return keep;
+  for (const i of nmsInOrder(boxes, iouThreshold)) if (keep.push(i) >= limit) break;
+  return keep;
+}
+
+/** The boxes greedy NMS keeps, in order, each decided when asked for. */
+function* nmsInOrder(boxes: Float32Array, iouThreshold: number): Generator<number> {
   const n = boxes.length / 4;
   const keep: number[] = [];
   const areas = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     areas[i] = Math.max(0, boxes[i * 4 + 2]! - boxes[i * 4]!) * Math.max(0, boxes[i * 4 + 3]! - boxes[i * 4 + 1]!);
   }
-  for (let i = 0; i < n && keep.length < limit; i++) {
+  for (let i = 0; i < n; i++) {
     const x1 = boxes[i * 4]!, y1 = boxes[i * 4 + 1]!, x2 = boxes[i * 4 + 2]!, y2 = boxes[i * 4 + 3]!;
     let suppressed = false;
     for (const k of keep) {
@@ -94,7 +126,9 @@ export function greedyNms(boxes: Float32Array, iouThreshold: number, limit: numb
         break;
       }
     }
-    if (!suppressed) keep.push(i);
+    if (!suppressed) {
+      keep.push(i);
+      yield i;
+    }
   }
-  return keep;
 }
