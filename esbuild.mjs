@@ -33,6 +33,15 @@ const builds = [
     target: 'node20',
     external,
   },
+  // Mask assembly's worker threads (src/core/postprocess/mask-assembly-pool.ts starts them
+  // from beside the bundle that runs the engine: dist/cli.js or dist/engine-worker.js).
+  {
+    entryPoints: { 'mask-assembly-worker': 'src/core/postprocess/mask-assembly-worker.ts' },
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external,
+  },
   // Extension-host test suite -> out/test/extension/index.js (see test/extension/build.mjs).
   extensionTestsBuild(external),
   // The segmentation editor's webview: runs in the browser, loaded by the host's HTML.

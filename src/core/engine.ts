@@ -11,7 +11,8 @@ import type { ImageSource, OpenedImage } from './image/decode';
 import { type LetterboxTensor, letterboxTensor } from './image/preprocess';
 import type { BoxMask } from './masks/box-mask';
 import { type ExecutionProviderChoice, type ModelOutputs, SegmentationModel } from './model/segmentation-model';
-import { MaskAssembler } from './postprocess/assemble-masks';
+import type { MaskGeometry } from './postprocess/assemble-masks';
+import { MaskAssemblyPool } from './postprocess/mask-assembly-pool';
 import { DEFAULT_DETECTION_OPTIONS, type DetectionOptions, detectionsInOrder } from './postprocess/detections';
 
 /** FastSAM's default input side. */
@@ -21,6 +22,8 @@ export interface EngineOptions {
   modelPath: string;
   executionProvider?: ExecutionProviderChoice;
   intraOpThreads?: number;
+  /** Worker threads that assemble masks besides the engine's own; defaults to the cores left, at most 3. */
+  assemblyWorkers?: number;
   logger?: Logger;
 }
 
@@ -65,16 +68,25 @@ export class FastSamEngine {
   private constructor(
     readonly model: SegmentationModel,
     private readonly logger: Logger,
+    private readonly assembly: MaskAssemblyPool,
   ) {}
 
   static async create(options: EngineOptions): Promise<FastSamEngine> {
     const logger = options.logger ?? silentLogger;
-    const model = await SegmentationModel.load(options.modelPath, {
-      executionProvider: options.executionProvider ?? 'auto',
-      intraOpThreads: options.intraOpThreads ?? 0,
-      logger,
-    });
-    return new FastSamEngine(model, logger);
+    // The mask workers start while the model loads.
+    const assembly = new MaskAssemblyPool(options.assemblyWorkers);
+    assembly.warmUp();
+    try {
+      const model = await SegmentationModel.load(options.modelPath, {
+        executionProvider: options.executionProvider ?? 'auto',
+        intraOpThreads: options.intraOpThreads ?? 0,
+        logger,
+      });
+      return new FastSamEngine(model, logger, assembly);
+    } catch (e) {
+      await assembly.dispose();
+      throw e;
+    }
   }
 
   get executionProvider(): string {
@@ -123,29 +135,37 @@ export class FastSamEngine {
     const t = performance.now();
     const lb = prepared.letterbox;
     const detections = detectionsInOrder(out.head, out.headChannels, out.anchors, out.protoChannels, detection);
-    const assembler = new MaskAssembler(
-      {
-        imageWidth: lb.imageWidth,
-        imageHeight: lb.imageHeight,
-        modelSize: size,
-        resizedWidth: lb.newWidth,
-        resizedHeight: lb.newHeight,
-        padLeft: lb.padLeft,
-        padTop: lb.padTop,
-      },
-      { data: out.protos, channels: out.protoChannels, height: out.protoHeight, width: out.protoWidth },
-    );
+    const geometry: MaskGeometry = {
+      imageWidth: lb.imageWidth,
+      imageHeight: lb.imageHeight,
+      modelSize: size,
+      resizedWidth: lb.newWidth,
+      resizedHeight: lb.newHeight,
+      padLeft: lb.padLeft,
+      padTop: lb.padTop,
+    };
+    const protos = { data: out.protos, channels: out.protoChannels, height: out.protoHeight, width: out.protoWidth };
     const coefficientBase = out.headChannels - out.protoChannels;
-    const coefficients = new Float32Array(out.protoChannels);
     const masks: SegmentedMask[] = [];
-    for (const d of detection.maxDetections >= 1 ? detections : []) {
-      for (let k = 0; k < out.protoChannels; k++) coefficients[k] = out.head[(coefficientBase + k) * out.anchors + d.anchor]!;
-      const b = boxModelToImage(lb, { x1: d.box[0], y1: d.box[1], x2: d.box[2], y2: d.box[3] });
-      const box: [number, number, number, number] = [b.x1, b.y1, b.x2, b.y2];
-      const mask = assembler.assemble(coefficients, box);
-      // A detection whose mask vanishes at full resolution selects nothing: it is dropped
-      // and does not count towards maxDetections.
-      if (mask.area > 0 && masks.push({ id: masks.length, score: d.score, box, mask }) >= detection.maxDetections) break;
+    // A detection whose mask vanishes at full resolution selects nothing: it is dropped
+    // and does not count towards maxDetections, so the next detections take its place.
+    while (masks.length < detection.maxDetections) {
+      const batch: { score: number; box: [number, number, number, number]; coefficients: Float32Array }[] = [];
+      while (batch.length < detection.maxDetections - masks.length) {
+        const next = detections.next();
+        if (next.done) break;
+        const d = next.value;
+        const coefficients = new Float32Array(out.protoChannels);
+        for (let k = 0; k < out.protoChannels; k++) coefficients[k] = out.head[(coefficientBase + k) * out.anchors + d.anchor]!;
+        const b = boxModelToImage(lb, { x1: d.box[0], y1: d.box[1], x2: d.box[2], y2: d.box[3] });
+        batch.push({ score: d.score, box: [b.x1, b.y1, b.x2, b.y2], coefficients });
+      }
+      if (batch.length === 0) break;
+      const assembled = await this.assembly.assemble(geometry, protos, batch);
+      batch.forEach((d, i) => {
+        const mask = assembled[i]!;
+        if (mask.area > 0) masks.push({ id: masks.length, score: d.score, box: d.box, mask });
+      });
     }
     const postprocess = performance.now() - t;
 
@@ -159,6 +179,6 @@ export class FastSamEngine {
   }
 
   async dispose(): Promise<void> {
-    await this.model.dispose();
+    await Promise.all([this.model.dispose(), this.assembly.dispose()]);
   }
 }
