@@ -6,6 +6,7 @@
  *
  *   npm run bench            the full matrix
  *   npm run bench -- --quick FastSAM-s at 640 only, 2 runs (a smoke test)
+ *   npm run bench -- --render writes BENCHMARKS.md again from bench/results.json
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../src/core/io/atomic-write';
 import { buildRandomYolov8Seg } from '../src/core/models/yolov8-random';
+import { defaultAssemblyWorkers } from '../src/core/postprocess/mask-assembly-pool';
 import type { ConfigMeasurement } from './measure';
 import { benchPhotos } from './photos';
 import { summarize, type Summary } from './stats';
@@ -132,6 +134,7 @@ function machine() {
     node: process.version,
     onnxruntime: (JSON.parse(readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version,
     loadAverageAtStart: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    assemblyWorkers: defaultAssemblyWorkers(),
   };
 }
 
@@ -142,14 +145,14 @@ function markdown(results: BenchResults): string {
   const lines = [
     '# Benchmarks',
     '',
-    `Recorded by \`npm run bench\` on ${results.date}. Raw numbers: [bench/results.json](bench/results.json).`,
+    `Recorded by \`npm run bench\` on ${results.date}, in ${Math.round(results.totalSeconds)} s (model builds included where listed at the end). Raw numbers: [bench/results.json](bench/results.json).`,
     '',
     ...(results.quick ? ['**Quick run** (`npm run bench -- --quick`): FastSAM-s at S = 640 on the 3-megapixel photo only, 2 timed runs. Run `npm run bench` for the full matrix.', ''] : []),
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime}, CPU execution provider. Load average at start: ${m.loadAverageAtStart.join(', ')}.`,
     '',
-    'Models: FastSAM-s and FastSAM-x sized YOLOv8-seg networks with seeded random weights, built by the same graph builder that converts the official checkpoints (`src/core/models`). Random weights score anchors arbitrarily, so each configuration picks the confidence that lets about 100 detections through (the `conf` column) — what a real photo gives FastSAM — and the NMS IoU stays 0.9. Where the random FastSAM-x saturates many scores at exactly 1, no confidence separates them, so the detection cap (`max_det`, normally 300) is set to 100 instead (marked \\* in the table).',
+    'Models: FastSAM-s and FastSAM-x sized YOLOv8-seg networks with seeded random weights, built by the same graph builder that converts the official checkpoints (`src/core/models`). Random weights score anchors arbitrarily, so each configuration picks the confidence that lets about 100 detections through (the `conf` column) — what a real photo gives FastSAM — and the NMS IoU stays 0.9. Where the random FastSAM-x saturates many scores at exactly 1, no confidence separates them, so the detection cap (`max_det`, normally 300; it counts masks, as a detection whose mask is empty at full resolution is dropped) is set to 100 instead (marked \\* in the table). Random prototypes also make noisy masks: about 70% of the prototype cells under a box straddle a mask edge (a few percent for a real object\'s mask), and the assembly of a mask costs most there, so post-processing here is near its worst case.',
     '',
-    'Times are milliseconds, median and p95 over the timed runs after one warm-up. `session.run` alone is the same image\'s inference on a tensor prepared once, in the same process: the limit no pipeline can beat. Overhead = (end to end − session.run alone) / session.run alone, from the medians. Decode is given with its fastest run in brackets, and page faults are the minor page faults of one end-to-end run (median): nearly all of them are the first touches of the decoder\'s output buffer, which sharp allocates for every image; where first touches are expensive (on a virtual machine whose host backs memory lazily) they, not the decoding, make the difference between the two decode figures. Memory is the process\'s peak resident set.',
+    `Times are milliseconds, median and p95 over the timed runs after one warm-up. \`session.run\` alone is the same image's inference on a tensor prepared once, in the same process: the limit no pipeline can beat. Overhead = (end to end − session.run alone) / session.run alone, from the medians. Decode is given with its fastest run in brackets. Page faults are the minor page faults of one end-to-end run (median), memory touched for the first time: the model's output tensors, which onnxruntime-node allocates for every run (about 2,800 pages at S = 1024 and 1,100 at 640; \`session.run\` alone has them too), and the decoder's output buffer, which sharp allocates for every image (2,300 pages at 3 MP, 9,400 at 12 MP) unless the C allocator hands back memory freed earlier. On this virtual machine a first touch costs about 12 µs (its host backs memory lazily), so they, not the decoding, make most of the difference between the two decode figures; on a laptop they cost well under a microsecond. Masks are assembled by the engine's thread and ${m.assemblyWorkers ?? 0} mask worker thread(s) (the cores left, at most 3). Memory is the process's peak resident set.`,
     '',
     '| model | S | photo | conf | masks | decode (fastest) | page faults | preprocess | inference | postprocess | end to end (p95) | session.run alone (p95) | overhead | peak RSS |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -172,7 +175,7 @@ function markdown(results: BenchResults): string {
       '',
       '## Hover in the editor',
       '',
-      `The webview answers hover by itself (\`maskAtPoint\` over the masks it received once), so no message crosses to the host per pointer move; the bitmaps a hover draws are made while the browser is idle after the view is drawn. Measured in the real webview bundle in headless Chromium with software rendering, ${h.megapixels} megapixels and ${h.masks} masks, with real pointer input (CDP): each mask's centre, then a point off the masks, twice over. Times run to the end of the drawing of the highlighted overlay, from the pointer event's dispatch (the hover path: hit-test and drawing), and from the input's own timestamp (adds the wait for the frame, as Chromium delivers pointer moves at the start of its next frame).`,
+      `The webview answers hover by itself (\`maskAtPoint\` over the masks it received once), so no message crosses to the host per pointer move; the bitmaps a hover draws are made while the browser is idle after the view is drawn. Measured in the real webview bundle in headless Chromium with software rendering, ${h.megapixels} megapixels and ${h.masks} masks, with real pointer input (CDP): ${h.firstHover.n} points on masks, each followed by a point off the masks, all visited twice. Times run to the end of the drawing of the highlighted overlay, from the pointer event's dispatch (the hover path: hit-test and drawing), and from the input's own timestamp (adds the wait for the frame, as Chromium delivers pointer moves at the start of its next frame).`,
       '',
       '| | median | p95 | max |',
       '| --- | --- | --- | --- |',
@@ -223,6 +226,12 @@ interface BenchResults {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--render')) {
+    const recorded = JSON.parse(readFileSync(path.join(ROOT, 'bench', 'results.json'), 'utf8')) as BenchResults;
+    await writeFileAtomic(path.join(ROOT, 'BENCHMARKS.md'), markdown(recorded), { overwrite: true });
+    log('wrote BENCHMARKS.md from bench/results.json');
+    return;
+  }
   const start = performance.now();
   const results: BenchResults = { date: new Date().toISOString(), quick, machine: machine(), builds: [], configs: [], gpu: { reason: null, configs: [] }, hover: null, textPrompt: null, totalSeconds: 0 };
   const photos = await benchPhotos(path.join(TMP, 'photos'));
