@@ -33,10 +33,10 @@ const builds = [
     target: 'node20',
     external,
   },
-  // Mask assembly's worker threads (src/core/postprocess/mask-assembly-pool.ts starts them
-  // from beside the bundle that runs the engine: dist/cli.js or dist/engine-worker.js).
+  // The engine's worker threads for the letterbox and mask assembly (src/core/parallel/worker-pool.ts
+  // starts them from beside the bundle that runs the engine: dist/cli.js or dist/engine-worker.js).
   {
-    entryPoints: { 'mask-assembly-worker': 'src/core/postprocess/mask-assembly-worker.ts' },
+    entryPoints: { 'pool-worker': 'src/core/parallel/pool-worker.ts' },
     platform: 'node',
     format: 'cjs',
     target: 'node20',

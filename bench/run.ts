@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../src/core/io/atomic-write';
 import { buildRandomYolov8Seg } from '../src/core/models/yolov8-random';
-import { defaultAssemblyWorkers } from '../src/core/postprocess/mask-assembly-pool';
+import { defaultPoolWorkers } from '../src/core/parallel/worker-pool';
 import type { ConfigMeasurement } from './measure';
 import { benchPhotos } from './photos';
 import { summarize, type Summary } from './stats';
@@ -134,7 +134,7 @@ function machine() {
     node: process.version,
     onnxruntime: (JSON.parse(readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version,
     loadAverageAtStart: os.loadavg().map((v) => Math.round(v * 100) / 100),
-    assemblyWorkers: defaultAssemblyWorkers(),
+    poolWorkers: defaultPoolWorkers(),
   };
 }
 
@@ -152,7 +152,7 @@ function markdown(results: BenchResults): string {
     '',
     'Models: FastSAM-s and FastSAM-x sized YOLOv8-seg networks with seeded random weights, built by the same graph builder that converts the official checkpoints (`src/core/models`). Random weights score anchors arbitrarily, so each configuration picks the confidence that lets about 100 detections through (the `conf` column) — what a real photo gives FastSAM — and the NMS IoU stays 0.9. Where the random FastSAM-x saturates many scores at exactly 1, no confidence separates them, so the detection cap (`max_det`, normally 300; it counts masks, as a detection whose mask is empty at full resolution is dropped) is set to 100 instead (marked \\* in the table). Random prototypes also make noisy masks: about 70% of the prototype cells under a box straddle a mask edge (a few percent for a real object\'s mask), and the assembly of a mask costs most there, so post-processing here is near its worst case.',
     '',
-    `Times are milliseconds, median and p95 over the timed runs after one warm-up. \`session.run\` alone is the same image's inference on a tensor prepared once, in the same process: the limit no pipeline can beat. Overhead = (end to end − session.run alone) / session.run alone, from the medians. Decode is given with its fastest run in brackets. Page faults are the minor page faults of one end-to-end run (median), memory touched for the first time: the model's output tensors, which onnxruntime-node allocates for every run (about 2,800 pages at S = 1024 and 1,100 at 640; \`session.run\` alone has them too), and the decoder's output buffer, which sharp allocates for every image (2,300 pages at 3 MP, 9,400 at 12 MP) unless the C allocator hands back memory freed earlier. On this virtual machine a first touch costs about 12 µs (its host backs memory lazily), so they, not the decoding, make most of the difference between the two decode figures; on a laptop they cost well under a microsecond. Masks are assembled by the engine's thread and ${m.assemblyWorkers ?? 0} mask worker thread(s) (the cores left, at most 3). Memory is the process's peak resident set.`,
+    `Times are milliseconds, median and p95 over the timed runs after one warm-up. \`session.run\` alone is the same image's inference on a tensor prepared once, in the same process: the limit no pipeline can beat. Overhead = (end to end − session.run alone) / session.run alone, from the medians. Decode is given with its fastest run in brackets. Page faults are the minor page faults of one end-to-end run (median), memory touched for the first time: the model's output tensors, which onnxruntime-node allocates for every run (about 2,800 pages at S = 1024 and 1,100 at 640; \`session.run\` alone has them too), and the decoder's output buffer, which sharp allocates for every image (2,300 pages at 3 MP, 9,400 at 12 MP) unless the C allocator hands back memory freed earlier. On this virtual machine a first touch costs about 12 µs (its host backs memory lazily), so they, not the decoding, make most of the difference between the two decode figures; on a laptop they cost well under a microsecond. The letterbox and the masks are computed by the engine's thread and ${m.poolWorkers ?? 0} worker thread(s) (the cores left, at most 3). Memory is the process's peak resident set.`,
     '',
     '| model | S | photo | conf | masks | decode (fastest) | page faults | preprocess | inference | postprocess | end to end (p95) | session.run alone (p95) | overhead | peak RSS |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -12,7 +12,7 @@ import { type LetterboxTensor, letterboxTensor } from './image/preprocess';
 import type { BoxMask } from './masks/box-mask';
 import { type ExecutionProviderChoice, type ModelOutputs, SegmentationModel } from './model/segmentation-model';
 import type { MaskGeometry } from './postprocess/assemble-masks';
-import { MaskAssemblyPool } from './postprocess/mask-assembly-pool';
+import { WorkerPool } from './parallel/worker-pool';
 import { DEFAULT_DETECTION_OPTIONS, type DetectionOptions, detectionsInOrder } from './postprocess/detections';
 
 /** FastSAM's default input side. */
@@ -22,8 +22,8 @@ export interface EngineOptions {
   modelPath: string;
   executionProvider?: ExecutionProviderChoice;
   intraOpThreads?: number;
-  /** Worker threads that assemble masks besides the engine's own; defaults to the cores left, at most 3. */
-  assemblyWorkers?: number;
+  /** Worker threads for the letterbox and mask assembly besides the engine's own; defaults to the cores left, at most 3. */
+  poolWorkers?: number;
   logger?: Logger;
 }
 
@@ -68,23 +68,23 @@ export class FastSamEngine {
   private constructor(
     readonly model: SegmentationModel,
     private readonly logger: Logger,
-    private readonly assembly: MaskAssemblyPool,
+    private readonly pool: WorkerPool,
   ) {}
 
   static async create(options: EngineOptions): Promise<FastSamEngine> {
     const logger = options.logger ?? silentLogger;
-    // The mask workers start while the model loads.
-    const assembly = new MaskAssemblyPool(options.assemblyWorkers);
-    assembly.warmUp();
+    // The pool's workers start while the model loads.
+    const pool = new WorkerPool(options.poolWorkers);
+    pool.warmUp();
     try {
       const model = await SegmentationModel.load(options.modelPath, {
         executionProvider: options.executionProvider ?? 'auto',
         intraOpThreads: options.intraOpThreads ?? 0,
         logger,
       });
-      return new FastSamEngine(model, logger, assembly);
+      return new FastSamEngine(model, logger, pool);
     } catch (e) {
-      await assembly.dispose();
+      await pool.dispose();
       throw e;
     }
   }
@@ -122,7 +122,7 @@ export class FastSamEngine {
     this.spareInput = null;
     let prepared: LetterboxTensor, out: ModelOutputs, inference: number;
     try {
-      prepared = await letterboxTensor(source, size, {}, input);
+      prepared = await letterboxTensor(source, size, {}, input, (rgb, lb, tensor) => this.pool.letterbox(rgb, lb, tensor));
       throwIfCancelled(signal);
       const start = performance.now();
       out = await this.model.run(input, size);
@@ -161,7 +161,7 @@ export class FastSamEngine {
         batch.push({ score: d.score, box: [b.x1, b.y1, b.x2, b.y2], coefficients });
       }
       if (batch.length === 0) break;
-      const assembled = await this.assembly.assemble(geometry, protos, batch);
+      const assembled = await this.pool.assembleMasks(geometry, protos, batch);
       batch.forEach((d, i) => {
         const mask = assembled[i]!;
         if (mask.area > 0) masks.push({ id: masks.length, score: d.score, box: d.box, mask });
@@ -179,6 +179,6 @@ export class FastSamEngine {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([this.model.dispose(), this.assembly.dispose()]);
+    await Promise.all([this.model.dispose(), this.pool.dispose()]);
   }
 }

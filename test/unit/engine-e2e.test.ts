@@ -62,8 +62,8 @@ describe('engine on shape images of many sizes', () => {
     const tall = await encodeScene(randomScene(SEED + 41, 200, 640, paletteColors), 'png', {});
     await engine.segment(wide, { imageSize: 640 });
     const afterWide = await engine.segment(tall, { imageSize: 640 });
-    // Also with every mask assembled on this thread: the same masks.
-    const fresh = await FastSamEngine.create({ modelPath: await paletteModelPath(), executionProvider: 'cpu', assemblyWorkers: 0 });
+    // Also with the letterbox and every mask computed on this thread: the same masks.
+    const fresh = await FastSamEngine.create({ modelPath: await paletteModelPath(), executionProvider: 'cpu', poolWorkers: 0 });
     try {
       const alone = await fresh.segment(tall, { imageSize: 640 });
       assert.deepEqual(afterWide.masks, alone.masks);
@@ -73,7 +73,19 @@ describe('engine on shape images of many sizes', () => {
   });
 
   it('maxDetections keeps the best masks: the first of the uncapped result', async () => {
-    const file = await encodeScene(randomScene(SEED + 42, 500, 400, paletteColors), 'png', {});
+    const [red, green, blue, yellow] = paletteColors;
+    const scene: Scene = {
+      width: 500,
+      height: 400,
+      background: [255, 255, 255],
+      shapes: [
+        { kind: 'rect', color: red!, x: 20, y: 30, w: 150, h: 100 },
+        { kind: 'ellipse', color: green!, x: 250, y: 40, w: 120, h: 120 },
+        { kind: 'rect', color: blue!, x: 60, y: 220, w: 90, h: 140 },
+        { kind: 'ellipse', color: yellow!, x: 300, y: 240, w: 160, h: 110 },
+      ],
+    };
+    const file = await encodeScene(scene, 'png', {});
     const all = await engine.segment(file, { imageSize: 640 });
     assert.ok(all.masks.length >= 3, `${all.masks.length} masks`);
     for (const cap of [1, 2, all.masks.length]) {

@@ -34,6 +34,9 @@ export interface LetterboxTensor {
   readonly timings: { decode: number; preprocess: number };
 }
 
+/** Writes the letterboxed pixels into a tensor: `letterboxToTensor`, or a way that shares the rows out between threads. */
+export type LetterboxWriter = (rgb: RgbImage, lb: Letterbox, tensor: Float32Array) => unknown;
+
 /**
  * Decodes `source` (orientation, first frame and colour as in `decodeRgb`)
  * and returns the model input for a size×size model. Give an OpenedImage (or
@@ -45,6 +48,7 @@ export async function letterboxTensor(
   size: number,
   opts: ImageReadOptions = {},
   output?: Float32Array,
+  write: LetterboxWriter = letterboxToTensor,
 ): Promise<LetterboxTensor> {
   const start = performance.now();
   const image = await openImage(source, opts);
@@ -52,7 +56,8 @@ export async function letterboxTensor(
   const decoded = performance.now();
 
   const letterbox = computeLetterbox(image.info.width, image.info.height, size);
-  const tensor = letterboxToTensor(rgb, letterbox, output);
+  const tensor = output ?? new Float32Array(3 * size * size);
+  await write(rgb, letterbox, tensor);
   const done = performance.now();
 
   return { tensor, letterbox, info: image.info, timings: { decode: decoded - start, preprocess: done - decoded } };
@@ -80,19 +85,31 @@ export function letterboxToTensor(rgb: RgbImage, lb: Letterbox, output?: Float32
       `image is ${rgb.width}×${rgb.height} but the letterbox is for ${lb.imageWidth}×${lb.imageHeight}`,
     );
   }
-  const { size, newWidth, newHeight, padLeft, padTop } = lb;
+  const { size, newHeight } = lb;
   const plane = size * size;
   if (output && output.length !== 3 * plane) {
     throw new RangeError(`the output tensor has ${output.length} values; a ${size}×${size} input needs ${3 * plane}`);
   }
   const tensor = output ?? new Float32Array(3 * plane);
   fillPadding(tensor, lb);
+  letterboxRows(rgb, lb, tensor, 0, newHeight);
+  return tensor;
+}
+
+/**
+ * Rows [from, to) of the scaled image (0 is its first row, below the top padding),
+ * written into `tensor` where `letterboxToTensor` puts them; nothing else is
+ * touched, so threads can share the rows of one tensor out between them.
+ */
+export function letterboxRows(rgb: RgbImage, lb: Letterbox, tensor: Float32Array, from: number, to: number): void {
+  const { size, newWidth, newHeight, padLeft, padTop } = lb;
+  const plane = size * size;
   const src = rgb.data;
   const srcStride = rgb.width * 3;
 
   // Like Ultralytics, which calls cv2.resize only when the size changes.
   if (newWidth === rgb.width && newHeight === rgb.height) {
-    for (let y = 0; y < newHeight; y++) {
+    for (let y = from; y < to; y++) {
       let s = y * srcStride;
       let d = (padTop + y) * size + padLeft;
       for (let x = 0; x < newWidth; x++, s += 3, d++) {
@@ -101,7 +118,7 @@ export function letterboxToTensor(rgb: RgbImage, lb: Letterbox, output?: Float32
         tensor[2 * plane + d] = BYTE_TO_UNIT[src[s + 2]];
       }
     }
-    return tensor;
+    return;
   }
 
   const cols = linearTaps(rgb.width, newWidth, true, 3);
@@ -113,7 +130,7 @@ export function letterboxToTensor(rgb: RgbImage, lb: Letterbox, output?: Float32
   let rowB = new Int32Array(rowWidth);
   let rowAStart = -1;
   let rowBStart = -1;
-  for (let y = 0; y < newHeight; y++) {
+  for (let y = from; y < to; y++) {
     const first = rows.first[y];
     const second = rows.second[y];
     if (first !== rowAStart) {
@@ -131,11 +148,23 @@ export function letterboxToTensor(rgb: RgbImage, lb: Letterbox, output?: Float32
     }
     mixRows(rowA, rowB, rows.weight0[y], rows.weight1[y], tensor, (padTop + y) * size + padLeft, plane);
   }
-  return tensor;
+}
+
+/** The source rows that rows [from, to) of the scaled image read: first and last, inclusive. */
+export function sourceRowsOf(lb: Letterbox, from: number, to: number): [number, number] {
+  // Unscaled, rows are copied; scaled, rows are resampled, like letterboxRows.
+  if (lb.newHeight === lb.imageHeight && lb.newWidth === lb.imageWidth) return [from, to - 1];
+  const rows = linearTaps(lb.imageHeight, lb.newHeight, false, 1);
+  let lo = Infinity, hi = -Infinity;
+  for (let y = from; y < to; y++) {
+    lo = Math.min(lo, rows.first[y], rows.second[y]);
+    hi = Math.max(hi, rows.first[y], rows.second[y]);
+  }
+  return [lo, hi];
 }
 
 /** Writes the grey padding around the scaled image, in all three planes. */
-function fillPadding(tensor: Float32Array, lb: Letterbox): void {
+export function fillPadding(tensor: Float32Array, lb: Letterbox): void {
   const { size, newWidth, newHeight, padLeft, padTop } = lb;
   const grey = BYTE_TO_UNIT[PAD_VALUE]!;
   const right = padLeft + newWidth;

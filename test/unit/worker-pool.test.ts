@@ -1,13 +1,14 @@
 /**
- * Mask assembly shared out to worker threads gives exactly the masks of one
- * thread, in order, and the workers really run (the pool falls back to this
- * thread silently, so a test that only compared masks could not tell).
+ * The letterbox and mask assembly shared out to worker threads give exactly what
+ * one thread gives, and the workers really run (the pool falls back to this
+ * thread silently, so a test that only compared results could not tell).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { computeLetterbox } from '../../src/core/image/letterbox';
 import { MaskAssembler } from '../../src/core/postprocess/assemble-masks';
-import { type AssemblyJob, MaskAssemblyPool } from '../../src/core/postprocess/mask-assembly-pool';
+import { letterboxToTensor } from '../../src/core/image/preprocess';
+import { type AssemblyJob, WorkerPool } from '../../src/core/parallel/worker-pool';
 
 function scene(seed: number) {
   const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
@@ -24,15 +25,15 @@ function scene(seed: number) {
   return { geometry, protos, jobs };
 }
 
-describe('MaskAssemblyPool', () => {
+describe('WorkerPool', () => {
   it('assembles on worker threads exactly what one thread assembles, in order', async () => {
-    const pool = new MaskAssemblyPool(2);
+    const pool = new WorkerPool(2);
     try {
       for (const seed of [1, 2]) {
         const { geometry, protos, jobs } = scene(seed);
         const alone = new MaskAssembler(geometry, protos);
         const expected = jobs.map((j) => alone.assemble(j.coefficients, j.box));
-        assert.deepEqual(await pool.assemble(geometry, protos, jobs), expected, `seed ${seed}`);
+        assert.deepEqual(await pool.assembleMasks(geometry, protos, jobs), expected, `seed ${seed}`);
         assert.equal(pool.activeWorkers, 2, 'both workers answered');
       }
     } finally {
@@ -41,11 +42,31 @@ describe('MaskAssemblyPool', () => {
     assert.equal(pool.activeWorkers, 0);
   });
 
+  it('letterboxes in bands on worker threads exactly as letterboxToTensor does, shrinking, enlarging and unscaled', async () => {
+    const pool = new WorkerPool(2);
+    try {
+      for (const [w, h, size] of [[1503, 997, 640], [300, 410, 640], [512, 384, 512], [2000, 60, 320]] as const) {
+        let seed = w * h;
+        const data = Uint8Array.from({ length: w * h * 3 }, () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 24);
+        const rgb = { data, width: w, height: h };
+        const lb = computeLetterbox(w, h, size);
+        const expected = letterboxToTensor(rgb, lb);
+        // A tensor left over from another image: every value must be written again.
+        const tensor = new Float32Array(3 * size * size).fill(Number.NaN);
+        await pool.letterbox(rgb, lb, tensor);
+        assert.ok(Buffer.from(tensor.buffer).equals(Buffer.from(expected.buffer)), `${w}×${h} at ${size}`);
+      }
+      assert.equal(pool.activeWorkers, 2, 'both workers answered');
+    } finally {
+      await pool.dispose();
+    }
+  });
+
   it('with no workers, assembles on this thread', async () => {
-    const pool = new MaskAssemblyPool(0);
+    const pool = new WorkerPool(0);
     const { geometry, protos, jobs } = scene(3);
     const alone = new MaskAssembler(geometry, protos);
-    assert.deepEqual(await pool.assemble(geometry, protos, jobs), jobs.map((j) => alone.assemble(j.coefficients, j.box)));
+    assert.deepEqual(await pool.assembleMasks(geometry, protos, jobs), jobs.map((j) => alone.assemble(j.coefficients, j.box)));
     assert.equal(pool.activeWorkers, 0);
     await pool.dispose();
   });
