@@ -62,6 +62,31 @@ describe('WorkerPool', () => {
     }
   });
 
+  it('runs jobs asked for at once one after the other, each with its own result', async () => {
+    const pool = new WorkerPool(2);
+    try {
+      const a = scene(4), b = scene(5);
+      const expect = (x: ReturnType<typeof scene>) => {
+        const alone = new MaskAssembler(x.geometry, x.protos);
+        return x.jobs.map((j) => alone.assemble(j.coefficients, j.box));
+      };
+      const rgb = { data: Uint8Array.from({ length: 900 * 700 * 3 }, (_, i) => (i * 7) & 255), width: 900, height: 700 };
+      const lb = computeLetterbox(900, 700, 512);
+      const tensor = new Float32Array(3 * 512 * 512);
+      const [ma, , mb] = await Promise.all([
+        pool.assembleMasks(a.geometry, a.protos, a.jobs),
+        pool.letterbox(rgb, lb, tensor),
+        pool.assembleMasks(b.geometry, b.protos, b.jobs),
+      ]);
+      assert.deepEqual(ma, expect(a));
+      assert.deepEqual(mb, expect(b));
+      assert.ok(Buffer.from(tensor.buffer).equals(Buffer.from(letterboxToTensor(rgb, lb).buffer)));
+      assert.equal(pool.activeWorkers, 2);
+    } finally {
+      await pool.dispose();
+    }
+  });
+
   it('with no workers, assembles on this thread', async () => {
     const pool = new WorkerPool(0);
     const { geometry, protos, jobs } = scene(3);

@@ -97,6 +97,8 @@ export class WorkerPool {
   private readonly protos = new SharedScratch();
   private readonly rgb = new SharedScratch();
   private readonly tensor = new SharedScratch();
+  /** The job in progress: jobs run one at a time, as they share the scratch memory and the workers. */
+  private running: Promise<unknown> = Promise.resolve();
 
   /** `workers`: threads besides the engine's; 0 does everything on the engine's thread. */
   constructor(private readonly workerCount = defaultPoolWorkers()) {
@@ -117,7 +119,22 @@ export class WorkerPool {
    * The model input, as `letterboxToTensor(rgb, lb, tensor)` writes it: the padding
    * here, the rows of the scaled image in bands, one per thread.
    */
-  async letterbox(rgb: RgbImage, lb: Letterbox, tensor: Float32Array): Promise<void> {
+  letterbox(rgb: RgbImage, lb: Letterbox, tensor: Float32Array): Promise<void> {
+    return this.exclusive(() => this.letterboxNow(rgb, lb, tensor));
+  }
+
+  /** The masks of `jobs`, in order. */
+  assembleMasks(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
+    return this.exclusive(() => this.assembleNow(geometry, protos, jobs));
+  }
+
+  private exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.running.then(job, job);
+    this.running = result.catch(() => undefined);
+    return result;
+  }
+
+  private async letterboxNow(rgb: RgbImage, lb: Letterbox, tensor: Float32Array): Promise<void> {
     fillPadding(tensor, lb);
     const workers = lb.newWidth * lb.newHeight >= MIN_PARALLEL_LETTERBOX ? this.startWorkers() : [];
     const bands = Math.min(workers.length + 1, lb.newHeight);
@@ -159,8 +176,7 @@ export class WorkerPool {
     await Promise.all(pending);
   }
 
-  /** The masks of `jobs`, in order. */
-  async assembleMasks(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
+  private async assembleNow(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
     const workers = jobs.length > 1 ? this.startWorkers() : [];
     const assembler = new MaskAssembler(geometry, protos);
     if (workers.length === 0) return jobs.map((j) => assembler.assemble(j.coefficients, j.box));
