@@ -50,6 +50,8 @@ type Dirty = 'base' | 'overlay' | 'ui' | 'status';
 
 /** Everything mode shows unselected masks fainter than selected ones, so the selection stands out. */
 const EVERYTHING_DIM = 0.6;
+/** Hover bitmaps are made only in idle periods at least this long. */
+const MIN_IDLE_FOR_PREPARATION_MS = 8;
 /** The hovered mask is drawn this much more opaque than the rest. */
 const HOVER_BOOST = 0.25;
 /** Fill opacity of the hover preview with the Point and Box tools (its bold outline carries it). */
@@ -758,6 +760,8 @@ export class Editor {
     this.stage.element.dataset.hoverPrepared = '0';
     this.hoverPreparation = requestIdleCallback((idle) => {
       this.hoverPreparation = 0;
+      // Only in a real idle period: a tile takes a few milliseconds to make.
+      if (idle.timeRemaining() < MIN_IDLE_FOR_PREPARATION_MS) return this.prepareHoverWhenIdle();
       // Painted masks first (the top ones are the likeliest under the cursor), then the rest hover can reach.
       const ids = [...this.paintOrder.slice().reverse(), ...this.selection.masks.map((m) => m.id)];
       const done = this.renderer.prepareHover(this.view, ids, performance.now() + idle.timeRemaining());

@@ -524,9 +524,8 @@ export class StageRenderer {
         for (let tx = tx1; tx < tx2; tx++) {
           if (this.cache.peek(id, level, tx, ty, true)) continue;
           if (!this.cache.hasRoomToPrepare) return true;
-          // One tile at least per call, so that a short idle period still makes progress.
-          this.cache.render(mask, level, tx, ty, true);
           if (performance.now() >= deadline) return false;
+          this.cache.render(mask, level, tx, ty, true);
         }
       }
     }

@@ -598,9 +598,12 @@ const textPrompt: Scenario = {
     });
 
     await t.step('a second query replaces the text pick; Esc returns to the canvas and Undo brings back the first', async () => {
-      await page.keyboard.press('Control+a');
-      await page.keyboard.type('the orange one');
-      await page.keyboard.press('Enter');
+      // fill() waits until the field is editable again (it is read-only while a query
+      // runs) and replaces its text; typing keys right after the first answer could
+      // lose the first ones to the webview's focus hand-over in code-server.
+      const field = f.locator('#text-query');
+      await field.fill('the orange one', { timeout: UI_TIMEOUT });
+      await field.press('Enter');
       await waitForSelection(f, [id(ORANGE)], 'the text query "the orange one"');
       await page.keyboard.press('Escape');
       await f.locator('.stage:focus').waitFor({ timeout: UI_TIMEOUT });
