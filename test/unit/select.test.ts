@@ -49,6 +49,13 @@ describe('selectMasks with points', () => {
     const twin = rect(30, 20, 50, 59, 0.6);
     const picks = selectMasks([cup, twin, table], { points: [{ x: 40, y: 50, label: 1 }] }, W, H);
     assert.deepEqual(picks[0], [1, 2], 'the cup and its near-twin are one object');
+    // Asked again, and with the pair the other way round (the comparison is remembered per pair).
+    assert.deepEqual(selectMasks([cup, twin, table], { points: [{ x: 40, y: 50, label: 1 }] }, W, H), picks);
+    assert.deepEqual(selectMasks([twin, cup, table], { points: [{ x: 40, y: 50, label: 1 }] }, W, H)[0], [0, 2]);
+    // A mask of the same area that is not the cup's twin stays an alternative.
+    const elsewhere = rect(0, 0, 20, 40, 0.5);
+    assert.equal(elsewhere.mask.area, cup.mask.area);
+    assert.deepEqual(selectMasks([cup, elsewhere], { boxes: [[0, 0, 80, 80]] }, W, H)[0]!.length, 2);
   });
 
   it('maskAtPoint (the hover highlight) is the first choice of a single click', () => {

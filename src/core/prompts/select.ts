@@ -110,12 +110,27 @@ function contains(m: SelectableMask, p: PointPrompt): boolean {
 }
 
 /**
+ * Whether two masks are duplicates, per pair of masks: prompts on one result keep
+ * comparing the same large masks, and one comparison reads every word they share.
+ */
+const duplicates = new WeakMap<BoxMask, WeakMap<BoxMask, boolean>>();
+
+/**
  * IoU can exceed the threshold only if the smaller area is at least that fraction of
- * the larger, so most pairs are told apart by their areas without touching pixels.
+ * the larger, so most pairs are told apart by their areas without touching pixels;
+ * the others are compared once.
  */
 function isDuplicate(a: BoxMask, b: BoxMask): boolean {
   if (Math.min(a.area, b.area) <= DUPLICATE_IOU * Math.max(a.area, b.area)) return false;
-  return maskIoU(a, b) > DUPLICATE_IOU;
+  const known = duplicates.get(a)?.get(b);
+  if (known !== undefined) return known;
+  const duplicate = maskIoU(a, b) > DUPLICATE_IOU;
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    let row = duplicates.get(x);
+    if (!row) duplicates.set(x, (row = new WeakMap()));
+    row.set(y, duplicate);
+  }
+  return duplicate;
 }
 
 /** Best first; skips candidates that duplicate one already taken; at most 1 + MAX_ALTERNATIVES. */
