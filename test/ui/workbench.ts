@@ -53,6 +53,14 @@ export async function contextMenu(page: Page, row: Locator, item: string): Promi
     return false;
   });
   await entry.click();
+  // The menu can drop a click that comes right after it opened, and stays open. The
+  // pointer over the item focuses it, and Enter runs the focused item.
+  const menu = page.locator('.monaco-menu').first();
+  await page.waitForTimeout(300);
+  if (await menu.isVisible().catch(() => false)) {
+    await entry.hover();
+    await page.keyboard.press('Enter');
+  }
 }
 
 /** Runs a command from the command palette by its full title ("FastSAM: Export Selection"). */
