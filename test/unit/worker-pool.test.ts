@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { computeLetterbox } from '../../src/core/image/letterbox';
 import { MaskAssembler } from '../../src/core/postprocess/assemble-masks';
 import { letterboxToTensor } from '../../src/core/image/preprocess';
@@ -85,6 +86,24 @@ describe('WorkerPool', () => {
     } finally {
       await pool.dispose();
     }
+  });
+
+  it('a worker that ended is not waited for, and after dispose jobs run on this thread', { timeout: 60_000 }, async () => {
+    const pool = new WorkerPool(2);
+    const { geometry, protos, jobs } = scene(6);
+    const alone = new MaskAssembler(geometry, protos);
+    const expected = jobs.map((j) => alone.assemble(j.coefficients, j.box));
+    try {
+      assert.deepEqual(await pool.assembleMasks(geometry, protos, jobs), expected);
+      const [first] = (pool as unknown as { workers: Worker[] }).workers;
+      await first!.terminate();
+      assert.deepEqual(await pool.assembleMasks(geometry, protos, jobs), expected);
+      assert.equal(pool.activeWorkers, 0, 'the pool stopped using workers');
+    } finally {
+      await pool.dispose();
+    }
+    assert.deepEqual(await pool.assembleMasks(geometry, protos, jobs), expected);
+    assert.equal(pool.activeWorkers, 0, 'no worker started after dispose');
   });
 
   it('with no workers, assembles on this thread', async () => {

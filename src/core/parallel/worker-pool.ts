@@ -97,6 +97,7 @@ export class WorkerPool {
   private readonly protos = new SharedScratch();
   private readonly rgb = new SharedScratch();
   private readonly tensor = new SharedScratch();
+  private readonly exited = new WeakSet<Worker>();
   /** The job in progress: jobs run one at a time, as they share the scratch memory and the workers. */
   private running: Promise<unknown> = Promise.resolve();
 
@@ -222,7 +223,8 @@ export class WorkerPool {
 
   async dispose(): Promise<void> {
     const workers = this.workers ?? [];
-    this.workers = null;
+    // Jobs after this run on the calling thread; no worker starts again.
+    this.workers = [];
     await Promise.all(workers.map((w) => w.terminate()));
   }
 
@@ -234,6 +236,11 @@ export class WorkerPool {
         const worker = this.start!();
         // Idle workers must not keep a CLI process alive.
         worker.unref();
+        // A worker that ends (it crashed, or ran out of memory) is not asked again, nor are the others.
+        worker.once('exit', () => {
+          this.exited.add(worker);
+          this.retire();
+        });
         return worker;
       });
     } catch {
@@ -250,6 +257,8 @@ export class WorkerPool {
 
   private request(worker: Worker, message: PoolRequest, transfer: ArrayBuffer[]): Promise<AssembledMask[] | undefined> {
     return new Promise((resolve, reject) => {
+      // An ended worker answers nothing and will not report its exit again.
+      if (this.exited.has(worker)) return reject(new Error('pool worker has exited'));
       const onMessage = (reply: PoolReply) => {
         cleanup();
         if (reply.ok) resolve(reply.masks);
