@@ -1,7 +1,7 @@
 /**
  * Stage 1 post-processing of the detection head, as Ultralytics'
  * `non_max_suppression` does it for FastSAM: confidence filter, class-agnostic
- * greedy NMS, at most `maxDetections` kept.
+ * greedy NMS, best first (the engine stops at `maxDetections` masks).
  */
 
 export interface DetectionOptions {
@@ -31,28 +31,10 @@ export interface Detection {
 
 /**
  * Reads the head output `[1, 4 + nc + nm, A]` (channel-major: value (c, a) at
- * c·A + a) and returns the detections that survive the confidence filter and NMS,
- * best first.
- */
-export function selectDetections(
-  head: Float32Array,
-  channels: number,
-  anchors: number,
-  maskChannels: number,
-  options: DetectionOptions,
-): Detection[] {
-  const kept: Detection[] = [];
-  if (options.maxDetections < 1) return kept;
-  for (const d of detectionsInOrder(head, channels, anchors, maskChannels, options)) {
-    if (kept.push(d) >= options.maxDetections) break;
-  }
-  return kept;
-}
-
-/**
- * The detections of `selectDetections`, best first, without a limit: NMS decides
- * each one only when it is asked for, so a caller that stops after n pays
- * O(candidates · n), as a capped NMS would.
+ * c·A + a) and yields the detections that survive the confidence filter and NMS,
+ * best first. NMS decides each one only when it is asked for, so a caller that
+ * stops after n (the engine, at maxDetections masks) pays O(candidates · n), as a
+ * capped NMS would.
  */
 export function* detectionsInOrder(
   head: Float32Array,
@@ -83,7 +65,7 @@ export function* detectionsInOrder(
     const cx = head[a]!, cy = head[anchors + a]!, w = head[2 * anchors + a]!, h = head[3 * anchors + a]!;
     boxes.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], i * 4);
   });
-  for (const i of nmsInOrder(boxes, options.iou)) {
+  for (const i of greedyNms(boxes, options.iou)) {
     yield {
       box: [boxes[i * 4]!, boxes[i * 4 + 1]!, boxes[i * 4 + 2]!, boxes[i * 4 + 3]!],
       score: scores[candidates[i]!]!,
@@ -93,19 +75,11 @@ export function* detectionsInOrder(
 }
 
 /**
- * Greedy NMS over boxes already sorted by descending score. A box is kept when its
- * IoU with every kept box is at most `iouThreshold` (torchvision's rule). Stops at
- * `limit` kept boxes, which makes it O(n · limit) rather than O(n²).
+ * Greedy NMS over boxes already sorted by descending score: yields, in order, the
+ * boxes kept, each decided when asked for. A box is kept when its IoU with every
+ * kept box is at most `iouThreshold` (torchvision's rule).
  */
-export function greedyNms(boxes: Float32Array, iouThreshold: number, limit: number): number[] {
-  const keep: number[] = [];
-  if (limit < 1) return keep;
-  for (const i of nmsInOrder(boxes, iouThreshold)) if (keep.push(i) >= limit) break;
-  return keep;
-}
-
-/** The boxes greedy NMS keeps, in order, each decided when asked for. */
-function* nmsInOrder(boxes: Float32Array, iouThreshold: number): Generator<number> {
+export function* greedyNms(boxes: Float32Array, iouThreshold: number): Generator<number> {
   const n = boxes.length / 4;
   const keep: number[] = [];
   const areas = new Float32Array(n);
