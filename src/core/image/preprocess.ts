@@ -150,6 +150,17 @@ export function letterboxRows(rgb: RgbImage, lb: Letterbox, tensor: Float32Array
   }
 }
 
+/** Copies rows [from, to) of the scaled image, as `letterboxRows` wrote them, from one tensor to another. */
+export function copyLetterboxRows(source: Float32Array, target: Float32Array, lb: Letterbox, from: number, to: number): void {
+  const plane = lb.size * lb.size;
+  for (let p = 0; p < 3; p++) {
+    for (let y = from; y < to; y++) {
+      const start = p * plane + (lb.padTop + y) * lb.size + lb.padLeft;
+      target.set(source.subarray(start, start + lb.newWidth), start);
+    }
+  }
+}
+
 /** The source rows that rows [from, to) of the scaled image read: first and last, inclusive. */
 export function sourceRowsOf(lb: Letterbox, from: number, to: number): [number, number] {
   // Unscaled, rows are copied; scaled, rows are resampled, like letterboxRows.

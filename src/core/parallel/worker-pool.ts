@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { RgbImage } from '../image/decode';
 import type { Letterbox } from '../image/letterbox';
-import { fillPadding, letterboxRows, sourceRowsOf } from '../image/preprocess';
+import { copyLetterboxRows, fillPadding, letterboxRows, sourceRowsOf } from '../image/preprocess';
 import type { BoxMask } from '../masks/box-mask';
 import { MaskAssembler, type MaskGeometry, type Prototypes } from '../postprocess/assemble-masks';
 
@@ -156,17 +156,8 @@ export class WorkerPool {
       sourceBytes.set(rgb.data.subarray(first * stride, (last + 1) * stride), first * stride);
       const request: LetterboxRequest = { kind: 'letterbox', rgb: { buffer: source, width: rgb.width, height: rgb.height }, letterbox: lb, output, from, to };
       return this.request(worker, request, []).then(
-        () => {
-          // Back into the tensor, row by row: the shared output holds no padding.
-          const shared = new Float32Array(output, 0, tensor.length);
-          const plane = lb.size * lb.size;
-          for (let p = 0; p < 3; p++) {
-            for (let y = from; y < to; y++) {
-              const start = p * plane + (lb.padTop + y) * lb.size + lb.padLeft;
-              tensor.set(shared.subarray(start, start + lb.newWidth), start);
-            }
-          }
-        },
+        // Back into the tensor (ONNX Runtime does not take shared memory as input).
+        () => copyLetterboxRows(new Float32Array(output, 0, tensor.length), tensor, lb, from, to),
         () => {
           this.retire();
           letterboxRows(rgb, lb, tensor, from, to);
