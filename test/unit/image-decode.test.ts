@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
-import { DEFAULT_MAX_PIXELS, decodeRgb, openImage, readImageInfo } from '../../src/core/image/decode';
+import { DECODE_THREADS, DEFAULT_MAX_PIXELS, decodeRgb, openImage, readImageInfo } from '../../src/core/image/decode';
 import type { ImageFormat, RgbImage } from '../../src/core/image/decode';
 import { ImageInputError } from '../../src/core/image/errors';
 import type { ImageInputErrorCode } from '../../src/core/image/errors';
@@ -302,6 +302,13 @@ describe('decodeRgb: options and sources', () => {
       assertSameSize(image, width, height);
       assert.ok(new Set(image.data).size > 100, `${name} has real content`);
     }
+  });
+});
+
+describe('decoder threads', () => {
+  it('decodes with at least two libvips threads where there are two cores (sharp picks one under glibc)', () => {
+    const expected = availableParallelism() >= DECODE_THREADS ? DECODE_THREADS : 1;
+    assert.ok(sharp.concurrency() >= expected, `sharp.concurrency() is ${sharp.concurrency()}`);
   });
 });
 
