@@ -37,13 +37,14 @@ describe('WorkerPool', () => {
         assert.deepEqual(await pool.assembleMasks(geometry, protos, jobs), expected, `seed ${seed}`);
         assert.equal(pool.activeWorkers, 2, 'both workers answered');
       }
+      assert.ok(pool.piecesDoneByWorkers > 0, 'the workers assembled masks');
     } finally {
       await pool.dispose();
     }
     assert.equal(pool.activeWorkers, 0);
   });
 
-  it('letterboxes in bands on worker threads exactly as letterboxToTensor does, shrinking, enlarging and unscaled', async () => {
+  it('letterboxes in chunks on worker threads exactly as letterboxToTensor does, shrinking, enlarging and unscaled', async () => {
     const pool = new WorkerPool(2);
     try {
       for (const [w, h, size] of [[1503, 997, 640], [300, 410, 640], [512, 384, 512], [2000, 60, 320]] as const) {
@@ -58,6 +59,7 @@ describe('WorkerPool', () => {
         assert.ok(Buffer.from(tensor.buffer).equals(Buffer.from(expected.buffer)), `${w}×${h} at ${size}`);
       }
       assert.equal(pool.activeWorkers, 2, 'both workers answered');
+      assert.ok(pool.piecesDoneByWorkers > 0, 'the workers letterboxed rows');
     } finally {
       await pool.dispose();
     }

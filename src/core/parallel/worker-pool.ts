@@ -1,9 +1,15 @@
 /**
  * The engine's work besides `session.run`, shared out between the engine's thread
- * and worker threads (pool-worker.ts): the letterbox, by rows, and mask assembly,
- * by masks. Both are pure functions of large inputs, which the workers read from
- * shared memory; `session.run` has used every core and leaves them idle when it
- * returns, so this is the engine's own time divided by the cores.
+ * and worker threads (pool-worker.ts): the letterbox, by chunks of rows, and mask
+ * assembly, by masks. Both are pure functions of large inputs, which the workers
+ * read from shared memory; `session.run` has used every core and leaves them idle
+ * when it returns, so this is the engine's own time divided by the cores.
+ *
+ * The work is not split in fixed shares: every thread, the engine's included,
+ * takes the next chunk or mask from a shared counter until none is left. A thread
+ * that starts late or runs slow (on a busy or virtual machine, a thread's speed
+ * varies by half from one job to the next) then simply does less, and the job
+ * ends when the last chunk does, not when the slowest share does.
  *
  * Where no worker can be started (a bundle without the worker script, a host that
  * forbids threads) or one fails, the work is done on the engine's thread, as it
@@ -18,6 +24,7 @@ import type { Letterbox } from '../image/letterbox';
 import { copyLetterboxRows, fillPadding, letterboxRows, sourceRowsOf } from '../image/preprocess';
 import type { BoxMask } from '../masks/box-mask';
 import { MaskAssembler, type MaskGeometry, type Prototypes } from '../postprocess/assemble-masks';
+import { chunkRows, takeClaims } from './claims';
 
 export interface AssemblyJob {
   coefficients: Float32Array;
@@ -25,7 +32,7 @@ export interface AssemblyJob {
   box: readonly [number, number, number, number];
 }
 
-/** Masks to assemble: one image's prototypes (shared) and a share of its jobs. */
+/** Masks to assemble: one image's prototypes and all its jobs, shared; a worker takes jobs until none is left. */
 export interface AssemblyRequest {
   kind: 'masks';
   geometry: MaskGeometry;
@@ -34,16 +41,25 @@ export interface AssemblyRequest {
   coefficients: Float32Array;
   /** Job i's box at [4i, 4i + 4). */
   boxes: Float64Array;
+  /** The jobs in the order they are taken: `order[claim]` for each claim. */
+  order: Int32Array;
+  /** [0]: the next claim (Atomics), shared by every thread of the job. */
+  counter: Int32Array;
 }
 
-/** Letterbox rows [from, to): the source pixels (the rows they read) and the output, both shared, in tensor layout. */
+/**
+ * Letterbox rows in chunks: chunk c is rows [c · chunkRows, (c + 1) · chunkRows) of
+ * the scaled image. The source pixels and the output are shared, in tensor layout.
+ */
 export interface LetterboxRequest {
   kind: 'letterbox';
   rgb: { buffer: SharedArrayBuffer; width: number; height: number };
   letterbox: Letterbox;
   output: SharedArrayBuffer;
-  from: number;
-  to: number;
+  chunkRows: number;
+  chunks: number;
+  /** [0]: the next chunk (Atomics), shared by every thread of the job. */
+  counter: Int32Array;
 }
 
 export type PoolRequest = AssemblyRequest | LetterboxRequest;
@@ -51,10 +67,18 @@ export type PoolRequest = AssemblyRequest | LetterboxRequest;
 /** A mask as a worker returns it; `bits` travels as a transferred buffer. */
 export type AssembledMask = Omit<BoxMask, 'imageWidth' | 'imageHeight'>;
 
-export type PoolReply = { ok: true; masks?: AssembledMask[] } | { ok: false; error: string };
+/** `done`: the jobs (mask indices) or chunks the worker took; a mask job's result is `masks[k]` for `done[k]`. */
+export type PoolReply = { ok: true; done: number[]; masks?: AssembledMask[] } | { ok: false; error: string };
+type WorkerResult = Extract<PoolReply, { ok: true }>;
 
 /** Below this many output pixels a letterbox is not worth a message to a worker. */
 const MIN_PARALLEL_LETTERBOX = 256 * 256;
+
+/**
+ * Rows of a letterbox chunk: 24 chunks at S = 1024, few enough that taking one costs
+ * nothing, many enough that the last to finish is soon done.
+ */
+const LETTERBOX_CHUNK_ROWS = 32;
 
 /**
  * How to start a worker: the bundled script beside this module's bundle (dist/), or,
@@ -98,12 +122,20 @@ export class WorkerPool {
   private readonly rgb = new SharedScratch();
   private readonly tensor = new SharedScratch();
   private readonly exited = new WeakSet<Worker>();
+  /** The counter the threads of a job take their pieces from; jobs run one at a time, so one serves them all. */
+  private claims: Int32Array | null = null;
+  private workerPieces = 0;
   /** The job in progress: jobs run one at a time, as they share the scratch memory and the workers. */
   private running: Promise<unknown> = Promise.resolve();
 
   /** `workers`: threads besides the engine's; 0 does everything on the engine's thread. */
   constructor(private readonly workerCount = defaultPoolWorkers()) {
     this.start = workerCount > 0 ? workerStarter() : null;
+  }
+
+  /** Letterbox chunks and masks done by worker threads since the pool started: that they take part at all shows here. */
+  get piecesDoneByWorkers(): number {
+    return this.workerPieces;
   }
 
   /** Worker threads in use: 0 before the first job, or where none could start or one failed. */
@@ -137,79 +169,103 @@ export class WorkerPool {
 
   private async letterboxNow(rgb: RgbImage, lb: Letterbox, tensor: Float32Array): Promise<void> {
     fillPadding(tensor, lb);
-    const workers = lb.newWidth * lb.newHeight >= MIN_PARALLEL_LETTERBOX ? this.startWorkers() : [];
-    const bands = Math.min(workers.length + 1, lb.newHeight);
-    const edge = (i: number) => Math.round((lb.newHeight * i) / bands);
-    if (bands <= 1) {
+    const chunks = Math.ceil(lb.newHeight / LETTERBOX_CHUNK_ROWS);
+    const workers = lb.newWidth * lb.newHeight >= MIN_PARALLEL_LETTERBOX && chunks > 1 ? this.startWorkers() : [];
+    const rows = (chunk: number) => chunkRows(chunk, LETTERBOX_CHUNK_ROWS, lb.newHeight);
+    if (workers.length === 0) {
       letterboxRows(rgb, lb, tensor, 0, lb.newHeight);
       return;
     }
 
-    // The workers' bands: the source rows each reads go into shared memory, at their own offsets.
+    // Chunk 0 is this thread's, done while the workers wake up; they may take any
+    // other, so the source rows those read go into shared memory first.
     const stride = rgb.width * 3;
     const source = this.rgb.get(rgb.height * stride);
-    const sourceBytes = new Uint8Array(source);
+    const [first, last] = sourceRowsOf(lb, rows(1)[0], lb.newHeight);
+    new Uint8Array(source).set(rgb.data.subarray(first * stride, (last + 1) * stride), first * stride);
     const output = this.tensor.get(tensor.byteLength);
-    const pending = workers.slice(0, bands - 1).map((worker, w) => {
-      const from = edge(w + 1), to = edge(w + 2);
-      const [first, last] = sourceRowsOf(lb, from, to);
-      sourceBytes.set(rgb.data.subarray(first * stride, (last + 1) * stride), first * stride);
-      const request: LetterboxRequest = { kind: 'letterbox', rgb: { buffer: source, width: rgb.width, height: rgb.height }, letterbox: lb, output, from, to };
-      return this.request(worker, request, []).then(
-        // Back into the tensor (ONNX Runtime does not take shared memory as input).
-        () => copyLetterboxRows(new Float32Array(output, 0, tensor.length), tensor, lb, from, to),
-        () => {
-          this.retire();
-          letterboxRows(rgb, lb, tensor, from, to);
-        },
-      );
-    });
-    letterboxRows(rgb, lb, tensor, 0, edge(1));
-    await Promise.all(pending);
+    const counter = this.claimCounter(1);
+    const request: LetterboxRequest = {
+      kind: 'letterbox',
+      rgb: { buffer: source, width: rgb.width, height: rgb.height },
+      letterbox: lb,
+      output,
+      chunkRows: LETTERBOX_CHUNK_ROWS,
+      chunks,
+      counter,
+    };
+    const pending = workers.map((worker) => this.request(worker, request));
+    const done = new Uint8Array(chunks);
+    letterboxRows(rgb, lb, tensor, ...rows(0));
+    done[0] = 1;
+    for (const chunk of takeClaims(counter, chunks, (c) => letterboxRows(rgb, lb, tensor, ...rows(c)))) done[chunk] = 1;
+
+    // The workers' chunks back into the tensor (ONNX Runtime does not take shared memory as input).
+    const shared = new Float32Array(output, 0, tensor.length);
+    for (const reply of await Promise.allSettled(pending)) {
+      if (reply.status === 'rejected') {
+        this.retire();
+        continue;
+      }
+      this.workerPieces += reply.value.done.length;
+      for (const chunk of reply.value.done) {
+        copyLetterboxRows(shared, tensor, lb, ...rows(chunk));
+        done[chunk] = 1;
+      }
+    }
+    // Chunks a failed worker took are done here.
+    done.forEach((d, chunk) => d || letterboxRows(rgb, lb, tensor, ...rows(chunk)));
   }
 
   private async assembleNow(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
     const workers = jobs.length > 1 ? this.startWorkers() : [];
     const assembler = new MaskAssembler(geometry, protos);
-    if (workers.length === 0) return jobs.map((j) => assembler.assemble(j.coefficients, j.box));
+    const assemble = (i: number) => assembler.assemble(jobs[i]!.coefficients, jobs[i]!.box);
+    if (workers.length === 0) return jobs.map((_, i) => assemble(i));
 
-    // Largest first into the least loaded share: a mask costs about its box's area.
-    const shares: number[][] = Array.from({ length: workers.length + 1 }, () => []);
-    const load = new Float64Array(shares.length);
-    const order = jobs.map((_, i) => i).sort((a, b) => area(jobs[b]!.box) - area(jobs[a]!.box));
-    for (const i of order) {
-      let least = 0;
-      for (let s = 1; s < load.length; s++) if (load[s]! < load[least]!) least = s;
-      shares[least]!.push(i);
-      load[least]! += area(jobs[i]!.box) + 1;
-    }
-
+    // Largest first (a mask costs about its box's area), so the last taken are small
+    // and the threads finish close together.
+    const order = Int32Array.from(jobs.keys()).sort((a, b) => area(jobs[b]!.box) - area(jobs[a]!.box));
     const buffer = this.protos.get(protos.data.byteLength);
     new Float32Array(buffer, 0, protos.data.length).set(protos.data);
-    const shared = { buffer, length: protos.data.length, channels: protos.channels, height: protos.height, width: protos.width };
-    const results: BoxMask[] = new Array(jobs.length);
-    const pending = workers.map((worker, w) => {
-      const share = shares[w + 1]!;
-      if (share.length === 0) return Promise.resolve();
-      const coefficients = new Float32Array(share.length * protos.channels);
-      const boxes = new Float64Array(share.length * 4);
-      share.forEach((i, k) => {
-        coefficients.set(jobs[i]!.coefficients.subarray(0, protos.channels), k * protos.channels);
-        boxes.set(jobs[i]!.box, k * 4);
-      });
-      const request: AssemblyRequest = { kind: 'masks', geometry, protos: shared, coefficients, boxes };
-      return this.request(worker, request, [coefficients.buffer, boxes.buffer]).then(
-        (masks) => masks!.forEach((m, k) => (results[share[k]!] = { imageWidth: geometry.imageWidth, imageHeight: geometry.imageHeight, ...m })),
-        () => {
-          // A worker that failed is not asked again; its share is done here.
-          this.retire();
-          for (const i of share) results[i] = assembler.assemble(jobs[i]!.coefficients, jobs[i]!.box);
-        },
-      );
+    const coefficients = new Float32Array(jobs.length * protos.channels);
+    const boxes = new Float64Array(jobs.length * 4);
+    jobs.forEach((job, i) => {
+      coefficients.set(job.coefficients.subarray(0, protos.channels), i * protos.channels);
+      boxes.set(job.box, i * 4);
     });
-    for (const i of shares[0]!) results[i] = assembler.assemble(jobs[i]!.coefficients, jobs[i]!.box);
-    await Promise.all(pending);
-    return results;
+    const counter = this.claimCounter(0);
+    const request: AssemblyRequest = {
+      kind: 'masks',
+      geometry,
+      protos: { buffer, length: protos.data.length, channels: protos.channels, height: protos.height, width: protos.width },
+      coefficients,
+      boxes,
+      order,
+      counter,
+    };
+    const pending = workers.map((worker) => this.request(worker, request));
+    const results: (BoxMask | undefined)[] = new Array(jobs.length);
+    takeClaims(counter, jobs.length, (claim) => (results[order[claim]!] = assemble(order[claim]!)));
+
+    for (const reply of await Promise.allSettled(pending)) {
+      if (reply.status === 'rejected') {
+        this.retire();
+        continue;
+      }
+      const { done, masks } = reply.value;
+      this.workerPieces += done.length;
+      done.forEach((i, k) => (results[i] = { imageWidth: geometry.imageWidth, imageHeight: geometry.imageHeight, ...masks![k]! }));
+    }
+    // Masks a failed worker took are assembled here.
+    return results.map((mask, i) => mask ?? assemble(i));
+  }
+
+  /** The shared counter of the job about to start, set to `first`. */
+  private claimCounter(first: number): Int32Array {
+    this.claims ??= new Int32Array(new SharedArrayBuffer(4));
+    Atomics.store(this.claims, 0, first);
+    return this.claims;
   }
 
   async dispose(): Promise<void> {
@@ -246,13 +302,13 @@ export class WorkerPool {
     for (const w of workers) void w.terminate();
   }
 
-  private request(worker: Worker, message: PoolRequest, transfer: ArrayBuffer[]): Promise<AssembledMask[] | undefined> {
+  private request(worker: Worker, message: PoolRequest): Promise<WorkerResult> {
     return new Promise((resolve, reject) => {
       // An ended worker answers nothing and will not report its exit again.
       if (this.exited.has(worker)) return reject(new Error('pool worker has exited'));
       const onMessage = (reply: PoolReply) => {
         cleanup();
-        if (reply.ok) resolve(reply.masks);
+        if (reply.ok) resolve(reply);
         else reject(new Error(reply.error));
       };
       const onError = (error: Error) => {
@@ -271,7 +327,7 @@ export class WorkerPool {
       worker.on('exit', onExit);
       // Referenced while it works: the process waits for the answer.
       worker.ref();
-      worker.postMessage(message, transfer);
+      worker.postMessage(message);
     });
   }
 }
