@@ -38,6 +38,12 @@ export interface ConfigMeasurement {
   sessionRunAlone: Summary;
   /** (end to end − session.run alone) / session.run alone, from the medians. */
   overhead: number;
+  /**
+   * The engine's own time: end to end less that run's own inference, per run. Unlike
+   * the overhead, a difference of two noisy medians, it holds no inference time, so
+   * it does not carry the run-to-run noise of session.run (±10% on a busy VM).
+   */
+  ownTime: Summary;
   prompts: { masks: number; point: Summary; box: Summary };
   peakRssMiB: number;
   executionProvider: string;
@@ -132,6 +138,7 @@ async function measure(modelPath: string, imageSize: number, photo: string, runs
     pageFaults: summarize(faults),
     sessionRunAlone,
     overhead: Math.round(((stages.endToEnd.median - sessionRunAlone.median) / sessionRunAlone.median) * 1e4) / 1e4,
+    ownTime: summarize(samples.endToEnd.map((e, i) => e - samples.inference[i]!)),
     prompts: { masks: many.masks.length, point: summarize(point), box: summarize(box) },
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     executionProvider: engine.executionProvider,

@@ -9,7 +9,7 @@
  *   npm run bench -- --render writes BENCHMARKS.md again from bench/results.json
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -33,7 +33,7 @@ interface ModelSpec {
 }
 
 const MODELS: ModelSpec[] = quick ? [{ id: 'FastSAM-s', scale: 's', runs: 2 }] : [
-  { id: 'FastSAM-s', scale: 's', runs: 7 },
+  { id: 'FastSAM-s', scale: 's', runs: 11 },
   { id: 'FastSAM-x', scale: 'x', runs: 3 },
 ];
 const IMAGE_SIZES = quick ? [640] : [640, 1024];
@@ -152,15 +152,15 @@ function markdown(results: BenchResults): string {
     '',
     'Models: FastSAM-s and FastSAM-x sized YOLOv8-seg networks with seeded random weights, built by the same graph builder that converts the official checkpoints (`src/core/models`). Random weights score anchors arbitrarily, so each configuration picks the confidence that lets about 100 detections through (the `conf` column) — what a real photo gives FastSAM — and the NMS IoU stays 0.9. Where the random FastSAM-x saturates many scores at exactly 1, no confidence separates them, so the detection cap (`max_det`, normally 300; it counts masks, as a detection whose mask is empty at full resolution is dropped) is set to 100 instead (marked \\* in the table). Random prototypes also make noisy masks: about 70% of the prototype cells under a box straddle a mask edge (a few percent for a real object\'s mask), and the assembly of a mask costs most there, so post-processing here is near its worst case.',
     '',
-    `Times are milliseconds, median and p95 over the timed runs after one warm-up. \`session.run\` alone is the same image's inference on a tensor prepared once, in the same process: the limit no pipeline can beat. Overhead = (end to end − session.run alone) / session.run alone, from the medians. Decode is given with its fastest run in brackets. Page faults are the minor page faults of one end-to-end run (median), memory touched for the first time: the model's output tensors, which onnxruntime-node allocates for every run (about 2,800 pages at S = 1024 and 1,100 at 640; \`session.run\` alone has them too), and the decoder's output buffer, which sharp allocates for every image (2,300 pages at 3 MP, 9,400 at 12 MP) unless the C allocator hands back memory freed earlier. On this virtual machine a first touch costs about 12 µs (its host backs memory lazily), so they, not the decoding, make most of the difference between the two decode figures; on a laptop they cost well under a microsecond. The letterbox and the masks are computed by the engine's thread and ${m.poolWorkers ?? 0} worker thread(s) (the cores left, at most 3). Memory is the process's peak resident set.`,
+    `Times are milliseconds, median and p95 over the timed runs after one warm-up. \`session.run\` alone is the same image's inference on a tensor prepared once, in the same process: the limit no pipeline can beat. Overhead = (end to end − session.run alone) / session.run alone, from the medians. Own time is the engine's own work, measured directly: the median over runs of end to end less that run's inference, given also as a share of session.run alone. The overhead subtracts two medians of noisy inference times (on this virtual machine session.run varies by about ±10% from one run to the next), so it carries that noise, own time does not. Decode is given with its fastest run in brackets. Page faults are the minor page faults of one end-to-end run (median), memory touched for the first time: the model's output tensors, which onnxruntime-node allocates for every run (about 2,800 pages at S = 1024 and 1,100 at 640; \`session.run\` alone has them too), and the decoder's output buffer, which sharp allocates for every image (2,300 pages at 3 MP, 9,400 at 12 MP) unless the C allocator hands back memory freed earlier. On this virtual machine a first touch costs about 12 µs (its host backs memory lazily), so they, not the decoding, make most of the difference between the two decode figures; on a laptop they cost well under a microsecond. Decoding runs on two libvips threads, one decoding and one writing the pixels out. The letterbox and the masks are computed by the engine's thread and ${m.poolWorkers ?? 0} worker thread(s) (the cores left, at most 3), each taking the next chunk of rows or the next mask until none is left. Memory is the process's peak resident set.`,
     '',
-    '| model | S | photo | conf | masks | decode (fastest) | page faults | preprocess | inference | postprocess | end to end (p95) | session.run alone (p95) | overhead | peak RSS |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| model | S | photo | conf | masks | decode (fastest) | page faults | preprocess | inference | postprocess | end to end (p95) | session.run alone (p95) | overhead | own time (share) | peak RSS |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of results.configs) {
     const s = c.stages;
     lines.push(
-      `| ${c.modelId} | ${c.imageSize} | ${c.photoId} (${c.width}×${c.height}) | ${c.confidence}${c.maxDetections < 300 ? '\\*' : ''} | ${c.detections} | ${ms(s.decode.median)} (${ms(s.decode.min)}) | ${Math.round(c.pageFaults.median)} | ${ms(s.preprocess.median)} | ${ms(s.inference.median)} | ${ms(s.postprocess.median)} | ${ms(s.endToEnd.median)} (${ms(s.endToEnd.p95)}) | ${ms(c.sessionRunAlone.median)} (${ms(c.sessionRunAlone.p95)}) | ${(c.overhead * 100).toFixed(1)}% | ${c.peakRssMiB} MiB |`,
+      `| ${c.modelId} | ${c.imageSize} | ${c.photoId} (${c.width}×${c.height}) | ${c.confidence}${c.maxDetections < 300 ? '\\*' : ''} | ${c.detections} | ${ms(s.decode.median)} (${ms(s.decode.min)}) | ${Math.round(c.pageFaults.median)} | ${ms(s.preprocess.median)} | ${ms(s.inference.median)} | ${ms(s.postprocess.median)} | ${ms(s.endToEnd.median)} (${ms(s.endToEnd.p95)}) | ${ms(c.sessionRunAlone.median)} (${ms(c.sessionRunAlone.p95)}) | ${(c.overhead * 100).toFixed(1)}% | ${c.ownTime ? `${ms(c.ownTime.median)} (${((c.ownTime.median / c.sessionRunAlone.median) * 100).toFixed(1)}%)` : '–'} | ${c.peakRssMiB} MiB |`,
     );
   }
   lines.push('', '## Prompts', '', 'Point and box prompts on a result with the listed number of masks (300 random prompts each); no inference runs.', '');

@@ -21,7 +21,7 @@ async function measure(modelPath: string, clipModel: string, image: string): Pro
   let t = performance.now();
   const start = t;
   // Imported here: the library import is part of what the first query costs.
-  const { TextPrompter } = await import('../src/core/clip/text-prompt');
+  const { TextPrompter } = await import('../src/core/clip/text-prompt.js');
   const prompter = await TextPrompter.load({ model: clipModel, allowRemote: false });
   const loadClip = performance.now() - t;
   t = performance.now();
