@@ -25,9 +25,9 @@ import type { ManageChoice, ModelAction, PickItem } from '../../src/extension/mo
 import type { SegmentOutcome } from '../../src/extension/segmentation-editor';
 import type { FastSamTestApi } from '../../src/extension/test-api';
 import type { HostToWebview } from '../../src/shared/protocol';
-import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
+import { paletteModelPath, TWO_SHAPES } from '../helpers/fixture-model';
 import { makeReadOnly, undoReadOnly } from '../helpers/read-only-folder';
-import { encodeScene, type RGB, type Scene } from '../helpers/shapes';
+import { encodeScene } from '../helpers/shapes';
 import { writeZip } from '../helpers/zip-writer';
 
 const EXTENSION_ID = 'fastsam-vscode.fastsam-vscode';
@@ -38,16 +38,6 @@ const ETAG = '"fastsam-s-fixture"';
 
 type Message<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
 
-const [red, , blue] = paletteColors as [RGB, RGB, RGB];
-const SHAPES: Scene = {
-  width: 320,
-  height: 240,
-  background: [255, 255, 255],
-  shapes: [
-    { kind: 'rect', color: red, x: 20, y: 30, w: 120, h: 90 },
-    { kind: 'ellipse', color: blue, x: 180, y: 100, w: 110, h: 110 },
-  ],
-};
 
 let api: FastSamTestApi;
 let dir: string;
@@ -128,7 +118,7 @@ async function closeAll(): Promise<void> {
 
 async function writeImage(name: string): Promise<vscode.Uri> {
   const file = path.join(dir, name);
-  fs.writeFileSync(file, await encodeScene(SHAPES, 'png'));
+  fs.writeFileSync(file, await encodeScene(TWO_SHAPES, 'png'));
   return vscode.Uri.file(file);
 }
 

@@ -22,6 +22,17 @@ const isGray = (c: readonly number[]) => c[0] === c[1] && c[1] === c[2];
 export const paletteColors = palette.colors.filter((c) => !isGray(c)).map((c) => [...c] as RGB);
 export const paletteGrays = palette.colors.filter(isGray).map((c) => [...c] as RGB);
 
+/** A small photo for the extension's tests: a red rectangle (shape 0) and a blue ellipse (shape 1) on white. */
+export const TWO_SHAPES: Scene = {
+  width: 320,
+  height: 240,
+  background: [255, 255, 255],
+  shapes: [
+    { kind: 'rect', color: paletteColors[0]!, x: 20, y: 30, w: 120, h: 90 },
+    { kind: 'ellipse', color: paletteColors[2]!, x: 180, y: 100, w: 110, h: 110 },
+  ],
+};
+
 let modelPath: Promise<string> | undefined;
 
 export function paletteModelPath(): Promise<string> {

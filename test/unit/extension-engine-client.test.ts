@@ -13,23 +13,15 @@ import sharp from 'sharp';
 import { CancelledError, ModelError, UserFacingError } from '../../src/core/errors';
 import { toFullMask } from '../../src/core/masks/box-mask';
 import { EngineClient, EngineCrashedError, type ModelSpec, type SegmentRequest, type WorkerPhase } from '../../src/extension/engine-client';
-import { assertShapesFound, paletteColors, paletteModelPath } from '../helpers/fixture-model';
+import { assertShapesFound, paletteColors, paletteModelPath, TWO_SHAPES } from '../helpers/fixture-model';
 import { encodeScene, type Scene } from '../helpers/shapes';
 
 const WORKER = path.resolve(__dirname, '../../dist/engine-worker.js');
 const quiet = { info: () => {}, warn: () => {} };
 const PARAMS = { imageSize: 640, confidence: 0.4, iou: 0.9, maxDetections: 300 };
 
-const [red, green, blue] = paletteColors as [Scene['background'], Scene['background'], Scene['background']];
-const small: Scene = {
-  width: 320,
-  height: 240,
-  background: [255, 255, 255],
-  shapes: [
-    { kind: 'rect', color: red, x: 20, y: 30, w: 120, h: 90 },
-    { kind: 'ellipse', color: blue, x: 180, y: 100, w: 110, h: 110 },
-  ],
-};
+const [red, green] = paletteColors as [Scene['background'], Scene['background']];
+const small = TWO_SHAPES;
 /** 12 megapixels: the letterbox alone takes long enough to cancel a run in the middle. */
 const large: Scene = {
   width: 4000,

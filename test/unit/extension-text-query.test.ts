@@ -11,23 +11,14 @@ import { UserFacingError } from '../../src/core/errors';
 import type { SegmentationResult } from '../../src/core/engine';
 import { type ClipSpec, EngineClient, type ModelSpec } from '../../src/extension/engine-client';
 import { clipFixturePath } from '../helpers/clip-fixture';
-import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
+import { paletteModelPath, TWO_SHAPES } from '../helpers/fixture-model';
 import { encodeScene, type Scene } from '../helpers/shapes';
 
 const WORKER = path.resolve(__dirname, '../../dist/engine-worker.js');
 const quiet = { info: () => {}, warn: () => {} };
 const PARAMS = { imageSize: 640, confidence: 0.4, iou: 0.9, maxDetections: 300 };
 
-const [red, , blue] = paletteColors as [Scene['background'], Scene['background'], Scene['background']];
-const scene: Scene = {
-  width: 320,
-  height: 240,
-  background: [255, 255, 255],
-  shapes: [
-    { kind: 'rect', color: red, x: 20, y: 30, w: 120, h: 90 },
-    { kind: 'ellipse', color: blue, x: 180, y: 100, w: 110, h: 110 },
-  ],
-};
+const scene = TWO_SHAPES;
 
 let client: EngineClient;
 let png: Buffer;
