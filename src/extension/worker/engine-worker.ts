@@ -150,8 +150,8 @@ function cancel(id: number): void {
   }
 }
 
-/** Runs `fn` in the engine's turn; `fn` gets the engine for `model`, loaded (and announced) when it is not yet. */
-function withEngine<T>(owner: number, model: ModelSpec, signal: AbortSignal, fn: (engine: FastSamEngine) => Promise<T>): Promise<T> {
+/** Runs `fn` in the engine's turn (one task at a time); rejects with CancelledError if cancelled before then. */
+function inTurn<T>(owner: number, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     enqueue({
       owner,
@@ -159,15 +159,22 @@ function withEngine<T>(owner: number, model: ModelSpec, signal: AbortSignal, fn:
       run: async () => {
         try {
           throwIfCancelled(signal);
-          if (!holds(model)) send({ type: 'phase', id: owner, phase: 'loading-model' });
-          const engine = await engineFor(model, owner, signal);
-          throwIfCancelled(signal);
-          resolve(await fn(engine));
+          resolve(await fn());
         } catch (e) {
           reject(e);
         }
       },
     });
+  });
+}
+
+/** Runs `fn` in the engine's turn; `fn` gets the engine for `model`, loaded (and announced) when it is not yet. */
+function withEngine<T>(owner: number, model: ModelSpec, signal: AbortSignal, fn: (engine: FastSamEngine) => Promise<T>): Promise<T> {
+  return inTurn(owner, signal, async () => {
+    if (!holds(model)) send({ type: 'phase', id: owner, phase: 'loading-model' });
+    const engine = await engineFor(model, owner, signal);
+    throwIfCancelled(signal);
+    return fn(engine);
   });
 }
 
@@ -264,20 +271,7 @@ function batchExport(job: BatchExportJob): Promise<void> {
 /** Converts in the engine's turn: a conversion and a segmentation would compete for the same cores. */
 function resolveModel(job: ResolveModelJob): Promise<void> {
   return track(job.id, async (signal) => {
-    const onnx = await new Promise<{ path: string; converted: boolean }>((resolve, reject) => {
-      enqueue({
-        owner: job.id,
-        drop: () => reject(new CancelledError()),
-        run: async () => {
-          try {
-            throwIfCancelled(signal);
-            resolve(await onnxFileFor(job.path, job.conversionFolder, job.id, signal));
-          } catch (e) {
-            reject(e);
-          }
-        },
-      });
-    });
+    const onnx = await inTurn(job.id, signal, () => onnxFileFor(job.path, job.conversionFolder, job.id, signal));
     send({ type: 'modelResolved', id: job.id, path: onnx.path, converted: onnx.converted });
   });
 }
@@ -308,20 +302,7 @@ const clip = new ClipHost({ logger, progress: (id, message) => send({ type: 'tex
 /** A text query waits its turn with the segmentations: CLIP's vision model competes for the same cores. */
 function textQuery(job: TextQueryJob): Promise<void> {
   return track(job.id, async (signal) => {
-    const ranked = await new Promise<{ index: number; score: number }[]>((resolve, reject) => {
-      enqueue({
-        owner: job.id,
-        drop: () => reject(new CancelledError()),
-        run: async () => {
-          try {
-            throwIfCancelled(signal);
-            resolve(await clip.query(job, signal));
-          } catch (e) {
-            reject(e);
-          }
-        },
-      });
-    });
+    const ranked = await inTurn(job.id, signal, () => clip.query(job, signal));
     send({ type: 'textRanked', id: job.id, ranked });
   });
 }
