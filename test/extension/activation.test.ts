@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-
-const EXTENSION_ID = 'fastsam-vscode.fastsam-vscode';
+import { EXTENSION_ID } from './extension-api';
 
 describe('activation', () => {
   it('the extension is loaded', () => {

@@ -23,12 +23,10 @@ import type { Prompts } from '../../src/extension/prompts';
 import type { FastSamTestApi } from '../../src/extension/test-api';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { encodeScene, type RGB, type Scene } from '../helpers/shapes';
+import { activateTestApi, EXTENSION_ID, type Message, nextMessage } from './extension-api';
 
-const EXTENSION_ID = 'fastsam-vscode.fastsam-vscode';
 const VIEW_TYPE = 'fastsam.segmentationEditor';
 const COMMANDS = ['fastsam.openEditor', 'fastsam.segmentEverything', 'fastsam.exportSelection', 'fastsam.chooseModel', 'fastsam.showLog'];
-
-type Message<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
 
 const [red, green, blue, yellow, magenta] = paletteColors as [RGB, RGB, RGB, RGB, RGB];
 const WHITE: RGB = [255, 255, 255];
@@ -55,27 +53,6 @@ const files: Record<string, vscode.Uri> = {};
 
 function config(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('fastsam');
-}
-
-/** The next message of `type` for `uri` that passes `accept`; subscribe before causing it. */
-function nextMessage<T extends HostToWebview['type']>(
-  uri: vscode.Uri,
-  type: T,
-  accept: (m: Message<T>) => boolean = () => true,
-  timeoutMs = 60_000,
-): Promise<Message<T>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sub.dispose();
-      reject(new Error(`no "${type}" message for ${path.basename(uri.fsPath)} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const sub = api.onDidPostMessage(({ resource, message }) => {
-      if (resource.toString() !== uri.toString() || message.type !== type || !accept(message as Message<T>)) return;
-      clearTimeout(timer);
-      sub.dispose();
-      resolve(message as Message<T>);
-    });
-  });
 }
 
 /** Every message sent to the webview of `uri` from now until `stop()`. */
@@ -127,7 +104,7 @@ async function writeLarge(name: string, color: RGB): Promise<vscode.Uri> {
 
 /** Opens `uri` in the editor and waits for its segmentation. */
 async function openAndSegment(uri: vscode.Uri): Promise<Message<'segmentation'>> {
-  const segmentation = nextMessage(uri, 'segmentation');
+  const segmentation = nextMessage(api, uri, 'segmentation');
   await openWith(uri);
   return segmentation;
 }
@@ -235,11 +212,7 @@ describe('segmentation editor', function () {
   this.timeout(120_000);
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<FastSamTestApi | undefined>(EXTENSION_ID);
-    assert.ok(ext, `${EXTENSION_ID} is not loaded`);
-    const exported = await ext.activate();
-    assert.ok(exported, 'activate() returned no test API: is the extension running in test mode?');
-    api = exported;
+    api = await activateTestApi();
     modelPath = await paletteModelPath();
     const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.tmpdir();
     dir = fs.mkdtempSync(path.join(root, 'editor-test-'));
@@ -326,7 +299,7 @@ describe('segmentation editor', function () {
   it('its webview loads (HTML, CSP, script) and asks for the state', async () => {
     await closeAll();
     // Nothing is sent to a webview before its script says `ready`; then `init` comes first.
-    const init = nextMessage(files.shapes!, 'init', () => true, 30_000);
+    const init = nextMessage(api, files.shapes!, 'init', () => true, 30_000);
     await openWith(files.shapes!);
     assert.equal((await init).fileName, 'shapes.png');
   });
@@ -338,7 +311,7 @@ describe('segmentation editor', function () {
     // at any time; this side answers each `ready` with the same three messages.)
     await openAndSegment(uri);
     const rec = record(uri);
-    const seg = nextMessage(uri, 'segmentation');
+    const seg = nextMessage(api, uri, 'segmentation');
     await api.receive(uri, { type: 'ready' });
     await seg;
     rec.stop();
@@ -392,8 +365,8 @@ describe('segmentation editor', function () {
   it('a cancel from the webview stops a running segmentation; it runs again afterwards', async () => {
     await closeAll();
     const uri = files.large!;
-    const segmenting = nextMessage(uri, 'status', (m) => m.phase === 'segmenting');
-    const cancelled = nextMessage(uri, 'status', (m) => m.phase === 'cancelled');
+    const segmenting = nextMessage(api, uri, 'status', (m) => m.phase === 'segmenting');
+    const cancelled = nextMessage(api, uri, 'status', (m) => m.phase === 'cancelled');
     await openWith(uri);
     await segmenting;
     await api.receive(uri, { type: 'cancel' });
@@ -405,7 +378,7 @@ describe('segmentation editor', function () {
   it('closing the tab cancels its segmentation (nothing reaches the cache)', async () => {
     await closeAll();
     const uri = await writeLarge('closed.png', green);
-    const segmenting = nextMessage(uri, 'status', (m) => m.phase === 'segmenting');
+    const segmenting = nextMessage(api, uri, 'status', (m) => m.phase === 'segmenting');
     await openWith(uri);
     await segmenting;
     const cachedBefore = api.cachedResults;
@@ -421,8 +394,8 @@ describe('segmentation editor', function () {
     const uri = files.changing!;
     await openAndSegment(uri);
     const cachedBefore = api.cachedResults;
-    const changed = nextMessage(uri, 'imageChanged');
-    const segmentation = nextMessage(uri, 'segmentation');
+    const changed = nextMessage(api, uri, 'imageChanged');
+    const segmentation = nextMessage(api, uri, 'segmentation');
     fs.writeFileSync(uri.fsPath, await encodeScene(CHANGED_SHAPES, 'png'));
     const msg = await changed;
     assert.deepEqual([msg.width, msg.height], [300, 200]);
@@ -443,7 +416,7 @@ describe('segmentation editor', function () {
       await closeAll();
       await config().update('modelPath', undefined, vscode.ConfigurationTarget.Global);
       const uri = files.other!;
-      const missing = nextMessage(uri, 'modelMissing');
+      const missing = nextMessage(api, uri, 'modelMissing');
       await openWith(uri);
       const m = await missing;
       assert.match(m.message, /^No FastSAM model is configured\. Choose an ONNX model file/);
@@ -457,7 +430,7 @@ describe('segmentation editor', function () {
           return modelPath;
         },
       });
-      const segmentation = nextMessage(uri, 'segmentation');
+      const segmentation = nextMessage(api, uri, 'segmentation');
       await api.receive(uri, { type: 'chooseModel' });
       assert.deepEqual(picked, ['asked']);
       assert.equal(config().inspect('modelPath')?.globalValue, modelPath);
@@ -468,7 +441,7 @@ describe('segmentation editor', function () {
       await closeAll();
       const gone = path.join(dir, 'gone.onnx');
       await config().update('modelPath', gone, vscode.ConfigurationTarget.Global);
-      const missing = nextMessage(files.shapes!, 'modelMissing');
+      const missing = nextMessage(api, files.shapes!, 'modelMissing');
       await openWith(files.shapes!);
       assert.ok((await missing).message.includes(gone));
       const outcome = await vscode.commands.executeCommand<SegmentOutcome>('fastsam.segmentEverything');
@@ -502,7 +475,7 @@ describe('segmentation editor', function () {
 
     async function exportSelection(maskIds: number[]): Promise<{ outcome: ExportOutcome | { status: 'failed'; message: string }; done: Message<'exportDone'> }> {
       await api.receive(uri, { type: 'selectionChanged', maskIds });
-      const done = nextMessage(uri, 'exportDone');
+      const done = nextMessage(api, uri, 'exportDone');
       const outcome = await vscode.commands.executeCommand<ExportOutcome | { status: 'failed'; message: string }>('fastsam.exportSelection');
       return { outcome, done: await done };
     }
@@ -556,7 +529,7 @@ describe('segmentation editor', function () {
 
     it('the webview’s export of everything writes the union of all masks', async () => {
       script({ whenExists: async () => 'overwrite' });
-      const done = nextMessage(uri, 'exportDone');
+      const done = nextMessage(api, uri, 'exportDone');
       await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [] });
       assert.deepEqual(await done, { type: 'exportDone', ok: true, path: maskFile() });
     });
@@ -620,7 +593,7 @@ describe('segmentation editor', function () {
 
       const delay = monitorEventLoopDelay({ resolution: 1 });
       const stalls = new StallRecorder();
-      const segmentation = nextMessage(uri, 'segmentation');
+      const segmentation = nextMessage(api, uri, 'segmentation');
       const started = performance.now();
       delay.enable();
       stalls.start();

@@ -19,12 +19,11 @@ import type { BatchExportOutcome } from '../../src/extension/batch-export';
 import type { FormatPickRequest, Prompts } from '../../src/extension/prompts';
 import type { EditorExportOutcome } from '../../src/extension/segmentation-editor';
 import type { FastSamTestApi } from '../../src/extension/test-api';
-import type { HostToWebview } from '../../src/shared/protocol';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { makeReadOnly, undoReadOnly } from '../helpers/read-only-folder';
 import { encodeScene, randomScene, type RGB, type Scene } from '../helpers/shapes';
+import { activateTestApi, EXTENSION_ID, type Message, nextMessage } from './extension-api';
 
-const EXTENSION_ID = 'fastsam-vscode.fastsam-vscode';
 const VIEW_TYPE = 'fastsam.segmentationEditor';
 const SEED = 4242;
 /** A FastSAM-s shaped checkpoint with random weights (models/fixtures/README.md). */
@@ -100,33 +99,11 @@ function recordProgress(onMessage?: (m: string) => void): { messages: string[]; 
 
 const mtimes = (files: readonly string[]): number[] => files.map((f) => fs.statSync(f).mtimeMs);
 
-type Message<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
-
-/** The next message of `type` to the webview of `uri`; subscribe before causing it. */
-function nextMessage<T extends HostToWebview['type']>(uri: vscode.Uri, type: T, timeoutMs = 120_000): Promise<Message<T>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sub.dispose();
-      reject(new Error(`no "${type}" message for ${path.basename(uri.fsPath)} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const sub = api.onDidPostMessage(({ resource, message }) => {
-      if (resource.toString() !== uri.toString() || message.type !== type) return;
-      clearTimeout(timer);
-      sub.dispose();
-      resolve(message as Message<T>);
-    });
-  });
-}
-
 describe('export', function () {
   this.timeout(300_000);
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<FastSamTestApi | undefined>(EXTENSION_ID);
-    assert.ok(ext, `${EXTENSION_ID} is not loaded`);
-    const exported = await ext.activate();
-    assert.ok(exported, 'activate() returned no test API: is the extension running in test mode?');
-    api = exported;
+    api = await activateTestApi();
     modelPath = await paletteModelPath();
     workspaceFolder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.tmpdir();
     root = fs.mkdtempSync(path.join(workspaceFolder, 'export-test-'));
@@ -409,14 +386,14 @@ describe('export', function () {
       uri = vscode.Uri.file(path.join(folder, 'editor.png'));
       fs.writeFileSync(uri.fsPath, await encodeScene(scene, 'png'));
       await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-      const segmentation = nextMessage(uri, 'segmentation');
+      const segmentation = nextMessage(api, uri, 'segmentation');
       await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
       assert.equal((await segmentation).masks.length, 3);
     });
 
     async function exportSelection(ids: number[]): Promise<{ outcome: EditorExportOutcome; done: Message<'exportDone'> }> {
       await api.receive(uri, { type: 'selectionChanged', maskIds: ids });
-      const doneMessage = nextMessage(uri, 'exportDone');
+      const doneMessage = nextMessage(api, uri, 'exportDone');
       const outcome = await vscode.commands.executeCommand<EditorExportOutcome>('fastsam.exportSelection');
       return { outcome, done: await doneMessage };
     }
@@ -487,7 +464,7 @@ describe('export', function () {
 
     it('the webview’s export of everything: every mask, largest first, in the index PNG', async () => {
       api.setPrompts({ pickExportFormats: async () => ['index'], whenExists: async () => 'overwrite' });
-      const doneMessage = nextMessage(uri, 'exportDone');
+      const doneMessage = nextMessage(api, uri, 'exportDone');
       await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [] });
       const index = path.join(folder, 'editor.masks.png');
       assert.deepEqual(await doneMessage, { type: 'exportDone', ok: true, path: index });

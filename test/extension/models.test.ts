@@ -24,20 +24,16 @@ import type { ManageOutcome, ModelSetupOutcome } from '../../src/extension/model
 import type { ManageChoice, ModelAction, PickItem } from '../../src/extension/model-list';
 import type { SegmentOutcome } from '../../src/extension/segmentation-editor';
 import type { FastSamTestApi } from '../../src/extension/test-api';
-import type { HostToWebview } from '../../src/shared/protocol';
 import { paletteModelPath, TWO_SHAPES } from '../helpers/fixture-model';
 import { makeReadOnly, undoReadOnly } from '../helpers/read-only-folder';
 import { encodeScene } from '../helpers/shapes';
 import { writeZip } from '../helpers/zip-writer';
+import { activateTestApi, EXTENSION_ID, type Message, nextMessage } from './extension-api';
 
-const EXTENSION_ID = 'fastsam-vscode.fastsam-vscode';
 const VIEW_TYPE = 'fastsam.segmentationEditor';
 const CHECKPOINT = path.resolve(__dirname, '../../models/fixtures/checkpoints/tiny-s.pt');
 const SERVED = '/mirror/v8.3.0/FastSAM-s.pt';
 const ETAG = '"fastsam-s-fixture"';
-
-type Message<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
-
 
 let api: FastSamTestApi;
 let dir: string;
@@ -87,22 +83,6 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
   res.end(body);
 }
 
-/** The next message of `type` for `uri` that passes `accept`; subscribe before causing it. */
-function nextMessage<T extends HostToWebview['type']>(uri: vscode.Uri, type: T, accept: (m: Message<T>) => boolean = () => true, timeoutMs = 90_000): Promise<Message<T>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sub.dispose();
-      reject(new Error(`no "${type}" message for ${path.basename(uri.fsPath)} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const sub = api.onDidPostMessage(({ resource, message }) => {
-      if (resource.toString() !== uri.toString() || message.type !== type || !accept(message as Message<T>)) return;
-      clearTimeout(timer);
-      sub.dispose();
-      resolve(message as Message<T>);
-    });
-  });
-}
-
 /** Every status message sent to the webview of `uri` until `stop()`. */
 function recordStatus(uri: vscode.Uri): { statuses: Message<'status'>[]; stop(): void } {
   const statuses: Message<'status'>[] = [];
@@ -140,11 +120,7 @@ describe('model commands', function () {
   this.timeout(180_000);
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<FastSamTestApi | undefined>(EXTENSION_ID);
-    assert.ok(ext, `${EXTENSION_ID} is not loaded`);
-    const exported = await ext.activate();
-    assert.ok(exported, 'activate() returned no test API: is the extension running in test mode?');
-    api = exported;
+    api = await activateTestApi();
     body = fastSamSizedCheckpoint();
     bodySha256 = createHash('sha256').update(body).digest('hex');
     server = http.createServer(serve);
@@ -192,7 +168,7 @@ describe('model commands', function () {
   it('model missing → Download → converted → segmenting, in one flow (with the license confirmed)', async () => {
     await closeAll();
     const uri = await writeImage('first.png');
-    const missing = nextMessage(uri, 'modelMissing');
+    const missing = nextMessage(api, uri, 'modelMissing');
     await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
     const m = await missing;
     assert.equal(m.canDownload, true);
@@ -210,7 +186,7 @@ describe('model commands', function () {
       },
     });
     const rec = recordStatus(uri);
-    const segmentation = nextMessage(uri, 'segmentation');
+    const segmentation = nextMessage(api, uri, 'segmentation');
     await api.receive(uri, { type: 'downloadModel' });
     const seg = await segmentation;
     rec.stop();
@@ -305,10 +281,10 @@ describe('model commands', function () {
       await config().update('modelPath', undefined, vscode.ConfigurationTarget.Global);
       await config().update('modelDownloadMirror', `${base}/empty/`, vscode.ConfigurationTarget.Global);
       const uri = await writeImage('no-mirror.png');
-      const missing = nextMessage(uri, 'modelMissing');
+      const missing = nextMessage(api, uri, 'modelMissing');
       await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
       await missing;
-      const again = nextMessage(uri, 'modelMissing');
+      const again = nextMessage(api, uri, 'modelMissing');
       await api.receive(uri, { type: 'downloadModel' });
       const panel = await again;
       assert.equal(panel.canDownload, true);
@@ -346,7 +322,7 @@ describe('model commands', function () {
     await config().update('modelPath', palette, vscode.ConfigurationTarget.Global);
     await closeAll();
     const uri = await writeImage('managed.png');
-    const first = nextMessage(uri, 'segmentation');
+    const first = nextMessage(api, uri, 'segmentation');
     await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
     await first;
 
@@ -369,7 +345,7 @@ describe('model commands', function () {
     };
 
     // Not in use: Use selects it, and the open editor segments with it.
-    const withDownloaded = nextMessage(uri, 'status', (s) => s.phase === 'ready' && s.model === 'FastSAM-s.pt.onnx');
+    const withDownloaded = nextMessage(api, uri, 'status', (s) => s.phase === 'ready' && s.model === 'FastSAM-s.pt.onnx');
     assert.deepEqual(await manage('use'), { status: 'ready', modelPath: modelFile('FastSAM-s.pt.onnx'), downloaded: false, converted: false });
     assert.deepEqual(listed.map((i) => [i.group, i.label, i.description, i.detail]), [
       ['Downloaded', 'FastSAM-s', `${(body.length / 1e6).toFixed(1)} MB · not in use`, `SHA-256 ${bodySha256} (recorded at download)`],
@@ -380,7 +356,7 @@ describe('model commands', function () {
     await withDownloaded;
 
     // In use: no Use; Delete removes its files, clears the setting, and the editor says the model is missing.
-    const missing = nextMessage(uri, 'modelMissing');
+    const missing = nextMessage(api, uri, 'modelMissing');
     const deleted = await manage('delete');
     assert.equal(listed[0]?.description, `${(body.length / 1e6).toFixed(1)} MB · in use`);
     assert.deepEqual(actions, ['reveal', 'delete']);
@@ -399,7 +375,7 @@ describe('model commands', function () {
     await config().update('modelPath', checkpoint, vscode.ConfigurationTarget.Global);
     const uri = await writeImage('checkpoint.png');
     const rec = recordStatus(uri);
-    const segmentation = nextMessage(uri, 'segmentation');
+    const segmentation = nextMessage(api, uri, 'segmentation');
     await vscode.commands.executeCommand('vscode.openWith', uri, VIEW_TYPE);
     await segmentation;
     rec.stop();

@@ -14,11 +14,9 @@ import type { FastSamTestApi } from '../../src/extension/test-api';
 import { clipFixturePath } from '../helpers/clip-fixture';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { encodeScene, type RGB, type Scene } from '../helpers/shapes';
+import { activateTestApi, EXTENSION_ID, type Message } from './extension-api';
 
-const EXTENSION_ID = 'fastsam-vscode.fastsam-vscode';
 const VIEW_TYPE = 'fastsam.segmentationEditor';
-
-type Message<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
 
 const [red, , blue] = paletteColors as [RGB, RGB, RGB];
 
@@ -84,11 +82,7 @@ describe('text prompt', function () {
   let segmentation: Message<'segmentation'>;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<FastSamTestApi | undefined>(EXTENSION_ID);
-    assert.ok(ext, `${EXTENSION_ID} is not loaded`);
-    const exported = await ext.activate();
-    assert.ok(exported, 'activate() returned no test API: is the extension running in test mode?');
-    api = exported;
+    api = await activateTestApi();
     root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.tmpdir();
     dir = fs.mkdtempSync(path.join(root, 'text-prompt-test-'));
     // In the workspace, so that the setting can name it relative to the workspace folder.
