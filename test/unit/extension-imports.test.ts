@@ -15,8 +15,9 @@ import * as esbuild from 'esbuild';
 const ROOT = path.resolve(__dirname, '../..');
 
 /** Every package each bundle would load at run time, with the module that imports it. */
-async function packagesImported(entry: string): Promise<{ pkg: string; from: string }[]> {
-  const result = await esbuild.build({
+/** `entry` bundled as esbuild.mjs bundles it for Node, packages left out, not written: its metafile says what went in. */
+function bundleWithoutPackages(entry: string) {
+  return esbuild.build({
     entryPoints: [path.join(ROOT, entry)],
     bundle: true,
     write: false,
@@ -26,6 +27,10 @@ async function packagesImported(entry: string): Promise<{ pkg: string; from: str
     packages: 'external',
     logLevel: 'silent',
   });
+}
+
+async function packagesImported(entry: string): Promise<{ pkg: string; from: string }[]> {
+  const result = await bundleWithoutPackages(entry);
   const found: { pkg: string; from: string }[] = [];
   for (const [file, input] of Object.entries(result.metafile.inputs)) {
     for (const imp of input.imports) if (imp.external && !imp.path.startsWith('node:')) found.push({ pkg: imp.path, from: file });
@@ -75,16 +80,7 @@ describe('imports', () => {
   });
 
   test('the extension’s main bundle does not carry the checkpoint converter (it runs in the worker)', async () => {
-    const result = await esbuild.build({
-      entryPoints: [path.join(ROOT, 'src/extension/extension.ts')],
-      bundle: true,
-      write: false,
-      metafile: true,
-      platform: 'node',
-      format: 'cjs',
-      packages: 'external',
-      logLevel: 'silent',
-    });
+    const result = await bundleWithoutPackages('src/extension/extension.ts');
     const converter = Object.keys(result.metafile.inputs).filter((f) => /src\/core\/(models\/(convert|checkpoint\/|yolov8-seg)|onnx\/)/.test(f));
     assert.deepEqual(converter, []);
   });
