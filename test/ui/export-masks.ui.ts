@@ -21,7 +21,7 @@ import { type ExportFormatId, planOutputs } from '../../src/core/export/format-n
 import { paletteColors } from '../helpers/fixture-model';
 import { encodeScene, randomScene } from '../helpers/shapes';
 import { createWorkspace, launchChromium, REPO_ROOT, startServer, waitForWorkbench } from '../vscode/server';
-import type { Scenario, ScenarioContext } from './harness';
+import { FIXTURE_MODEL, type Scenario, type ScenarioContext } from './harness';
 import {
   acceptQuickPick,
   checkedItems,
@@ -36,8 +36,6 @@ import {
   waitForQuickPick,
   waitForText,
 } from './workbench';
-
-const FIXTURE_MODEL = path.join(REPO_ROOT, 'models', 'fixtures', 'palette-fastsam.onnx');
 
 /** Images of 1600×1200 at the default image size take about a second each here: 24 leave time to watch the progress and cancel. */
 const COUNT = 24;

@@ -11,6 +11,8 @@ import type { Page } from 'playwright-core';
 import { REPO_ROOT } from '../vscode/server';
 
 export const UI_RESULTS_DIR = path.join(REPO_ROOT, 'test-results', 'ui');
+/** The palette fixture model (`npm run fixtures`), which the UI scenarios segment with. */
+export const FIXTURE_MODEL = path.join(REPO_ROOT, 'models', 'fixtures', 'palette-fastsam.onnx');
 
 export interface ScenarioContext {
   /** This scenario's output folder (screenshots, logs); emptied when the scenario starts. */

@@ -27,7 +27,7 @@ import { formatZoom } from '../../src/webview/format';
 import { fitView, type Point } from '../../src/webview/viewport';
 import { maskIoU, type Scene, shapeMask } from '../helpers/shapes';
 import { createWorkspace, launchChromium, REPO_ROOT, startServer, waitForWorkbench, type LaunchedChromium } from '../vscode/server';
-import type { Scenario, ScenarioContext } from './harness';
+import { FIXTURE_MODEL, type Scenario, type ScenarioContext } from './harness';
 import {
   acceptQuickPick,
   activeTabTitle,
@@ -58,7 +58,6 @@ import {
   waitForText,
 } from './workbench';
 
-const FIXTURE_MODEL = path.join(REPO_ROOT, 'models', 'fixtures', 'palette-fastsam.onnx');
 /** The IoU an exported mask must reach with the drawn shape (the fixture's bound for shapes this size). */
 const EXPORT_IOU = 0.95;
 
