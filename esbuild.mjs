@@ -1,5 +1,7 @@
-// Bundles every entry point of the extension, its worker, its webview and the CLI.
+// Bundles every entry point of the extension, its worker, its webview and the CLI, and
+// compiles the engine's WebAssembly kernels beside them (dist/kernels.wasm).
 // Native and heavy packages stay external: they are resolved from node_modules at run time.
+import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
 import { extensionTestsBuild } from './test/extension/build.mjs';
 
@@ -53,8 +55,31 @@ const builds = [
   },
 ];
 
+/**
+ * src/core/wasm/assembly → dist/kernels.wasm: optimised, with SIMD, over a shared memory
+ * that the loader (src/core/wasm/kernels.ts) provides, and without a runtime or allocator,
+ * as the kernels allocate nothing.
+ */
+async function compileKernels() {
+  const { error, stderr } = await asc.main([
+    'src/core/wasm/assembly/kernels.ts',
+    '--outFile', 'dist/kernels.wasm',
+    '--optimizeLevel', '3',
+    '--runtime', 'stub',
+    '--enable', 'simd',
+    '--enable', 'threads',
+    '--importMemory',
+    '--sharedMemory',
+    '--noExportMemory',
+    '--initialMemory', '1',
+    '--maximumMemory', '65536',
+  ]);
+  if (error) throw new Error(`compiling the WebAssembly kernels failed:\n${stderr.toString()}`);
+}
+
 const common = { bundle: true, outdir: 'dist', sourcemap: !production, minify: production, logLevel: 'warning' };
 
+await compileKernels();
 if (watch) {
   for (const b of builds) await (await esbuild.context({ ...common, ...b })).watch();
 } else {

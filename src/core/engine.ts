@@ -22,7 +22,7 @@ export interface EngineOptions {
   modelPath: string;
   executionProvider?: ExecutionProviderChoice;
   intraOpThreads?: number;
-  /** Worker threads for the letterbox and mask assembly besides the engine's own; defaults to the cores left, at most 3. */
+  /** Worker threads for mask assembly besides the engine's own; defaults to the cores left, at most 3. */
   poolWorkers?: number;
   logger?: Logger;
 }
@@ -122,7 +122,7 @@ export class FastSamEngine {
     this.spareInput = null;
     let prepared: LetterboxTensor, out: ModelOutputs, inference: number;
     try {
-      prepared = await letterboxTensor(source, size, {}, input, (rgb, lb, tensor) => this.pool.letterbox(rgb, lb, tensor));
+      prepared = await letterboxTensor(source, size, {}, input);
       throwIfCancelled(signal);
       const start = performance.now();
       out = await this.model.run(input, size);

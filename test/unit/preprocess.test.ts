@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { decodeRgb, openImage } from '../../src/core/image/decode';
 import { ImageInputError } from '../../src/core/image/errors';
-import { computeLetterbox } from '../../src/core/image/letterbox';
+import { computeLetterbox, roundHalfEven } from '../../src/core/image/letterbox';
 import type { Letterbox } from '../../src/core/image/letterbox';
 import { PAD_VALUE, letterboxTensor, letterboxToTensor } from '../../src/core/image/preprocess';
 import { encodeScene, renderScene } from '../helpers/shapes';
@@ -228,6 +228,69 @@ describe('letterboxToTensor', () => {
       [199, 56, 176, 162, 158, 162, 32, 182],
       [105, 166, 139, 64, 59, 124, 142, 71],
     ]);
+  });
+
+  /**
+   * OpenCV's 8-bit INTER_LINEAR written out for one output value, with the taps
+   * computed per pixel; the golden tests above pin it to OpenCV itself.
+   */
+  function referenceValue(rgb: { data: Uint8Array; width: number; height: number }, lb: Letterbox, x: number, y: number, channel: number): number {
+    const tap = (d: number, from: number, to: number, pin: boolean) => {
+      let f = Math.fround((d + 0.5) * (1 / (to / from)) - 0.5);
+      let s = Math.floor(f);
+      f = Math.fround(f - s);
+      if (pin && (s < 0 || s >= from - 1)) [s, f] = [Math.min(Math.max(s, 0), from - 1), 0];
+      const clampIndex = (i: number) => Math.min(Math.max(i, 0), from - 1);
+      return { i0: clampIndex(s), i1: clampIndex(s + 1), w0: roundHalfEven(Math.fround(1 - f) * 2048), w1: roundHalfEven(f * 2048) };
+    };
+    const c = tap(x, rgb.width, lb.newWidth, true);
+    const r = tap(y, rgb.height, lb.newHeight, false);
+    const at = (row: number, col: number) => rgb.data[(row * rgb.width + col) * 3 + channel]!;
+    const horizontal = (row: number) => at(row, c.i0) * c.w0 + at(row, c.i1) * c.w1;
+    const byte = ((((horizontal(r.i0) >> 4) * r.w0) >> 16) + (((horizontal(r.i1) >> 4) * r.w1) >> 16) + 2) >> 2;
+    return Math.fround(byte / 255);
+  }
+
+  function noise(width: number, height: number, seed: number): Uint8Array {
+    return Uint8Array.from({ length: width * height * 3 }, () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 24);
+  }
+
+  it('resamples noise exactly as the formula, shrinking, enlarging, unscaled, at widths that are not a multiple of 4', () => {
+    for (const [w, h, size] of [[1503, 997, 640], [300, 410, 640], [512, 384, 512], [2000, 60, 320], [97, 31, 64], [5, 3, 12]] as const) {
+      const rgb = { data: noise(w, h, w * h), width: w, height: h };
+      const lb = computeLetterbox(w, h, size);
+      const tensor = letterboxToTensor(rgb, lb);
+      for (let ch = 0; ch < 3; ch++) {
+        for (let y = 0; y < lb.newHeight; y++) {
+          for (let x = 0; x < lb.newWidth; x++) {
+            const value = tensor[ch * size * size + (lb.padTop + y) * size + lb.padLeft + x]!;
+            const expected = referenceValue(rgb, lb, x, y, ch);
+            if (value !== expected) assert.fail(`${w}×${h} at ${size}, plane ${ch}, ${x},${y}: ${value * 255} instead of ${expected * 255}`);
+          }
+        }
+      }
+      if (w === lb.newWidth && h === lb.newHeight) {
+        // Unscaled, the pixels are copied: Ultralytics does not call cv2.resize then.
+        assert.equal(tensor[lb.padTop * size + lb.padLeft], unit(rgb.data[0]!));
+      }
+    }
+  });
+
+  it('letterboxes an image larger than the kernel memory it keeps between images', () => {
+    // 150 MB of pixels: more than the 128 MiB kept, so this one gets a memory of its own.
+    const [w, h] = [10_000, 5_000];
+    const rgb = { data: noise(w, h, 7), width: w, height: h };
+    const lb = computeLetterbox(w, h, 256);
+    const tensor = letterboxToTensor(rgb, lb);
+    for (const y of [0, 1, 63, lb.newHeight - 1]) {
+      for (let x = 0; x < lb.newWidth; x++) {
+        assert.equal(tensor[(lb.padTop + y) * 256 + x], referenceValue(rgb, lb, x, y, 0), `${x},${y}`);
+      }
+    }
+    // And the next, small image still uses the kept one.
+    const small = { data: noise(40, 30, 3), width: 40, height: 30 };
+    const slb = computeLetterbox(40, 30, 64);
+    assert.equal(letterboxToTensor(small, slb)[slb.padTop * 64 + 5], referenceValue(small, slb, 5, 0, 0));
   });
 
   it('stores each byte as float32(v / 255), as PyTorch does', () => {

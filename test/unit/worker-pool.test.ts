@@ -1,6 +1,5 @@
 /**
- * The letterbox and mask assembly shared out to worker threads give exactly what
- * one thread gives, and the workers really run (the pool falls back to this
+ * Mask assembly shared out to worker threads gives exactly what one thread gives, and the workers really run (the pool falls back to this
  * thread silently, so a test that only compared results could not tell).
  */
 import assert from 'node:assert/strict';
@@ -8,7 +7,6 @@ import { describe, it } from 'node:test';
 import type { Worker } from 'node:worker_threads';
 import { computeLetterbox } from '../../src/core/image/letterbox';
 import { MaskAssembler } from '../../src/core/postprocess/assemble-masks';
-import { letterboxToTensor } from '../../src/core/image/preprocess';
 import { type AssemblyJob, WorkerPool } from '../../src/core/parallel/worker-pool';
 
 function scene(seed: number) {
@@ -44,27 +42,6 @@ describe('WorkerPool', () => {
     assert.equal(pool.activeWorkers, 0);
   });
 
-  it('letterboxes in chunks on worker threads exactly as letterboxToTensor does, shrinking, enlarging and unscaled', async () => {
-    const pool = new WorkerPool(2);
-    try {
-      for (const [w, h, size] of [[1503, 997, 640], [300, 410, 640], [512, 384, 512], [2000, 60, 320]] as const) {
-        let seed = w * h;
-        const data = Uint8Array.from({ length: w * h * 3 }, () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 24);
-        const rgb = { data, width: w, height: h };
-        const lb = computeLetterbox(w, h, size);
-        const expected = letterboxToTensor(rgb, lb);
-        // A tensor left over from another image: every value must be written again.
-        const tensor = new Float32Array(3 * size * size).fill(Number.NaN);
-        await pool.letterbox(rgb, lb, tensor);
-        assert.ok(Buffer.from(tensor.buffer).equals(Buffer.from(expected.buffer)), `${w}×${h} at ${size}`);
-      }
-      assert.equal(pool.activeWorkers, 2, 'both workers answered');
-      assert.ok(pool.piecesDoneByWorkers > 0, 'the workers letterboxed rows');
-    } finally {
-      await pool.dispose();
-    }
-  });
-
   it('runs jobs asked for at once one after the other, each with its own result', async () => {
     const pool = new WorkerPool(2);
     try {
@@ -73,17 +50,12 @@ describe('WorkerPool', () => {
         const alone = new MaskAssembler(x.geometry, x.protos);
         return x.jobs.map((j) => alone.assemble(j.coefficients, j.box));
       };
-      const rgb = { data: Uint8Array.from({ length: 900 * 700 * 3 }, (_, i) => (i * 7) & 255), width: 900, height: 700 };
-      const lb = computeLetterbox(900, 700, 512);
-      const tensor = new Float32Array(3 * 512 * 512);
-      const [ma, , mb] = await Promise.all([
+      const [ma, mb] = await Promise.all([
         pool.assembleMasks(a.geometry, a.protos, a.jobs),
-        pool.letterbox(rgb, lb, tensor),
         pool.assembleMasks(b.geometry, b.protos, b.jobs),
       ]);
       assert.deepEqual(ma, expect(a));
       assert.deepEqual(mb, expect(b));
-      assert.ok(Buffer.from(tensor.buffer).equals(Buffer.from(letterboxToTensor(rgb, lb).buffer)));
       assert.equal(pool.activeWorkers, 2);
     } finally {
       await pool.dispose();

@@ -14,7 +14,3 @@ export function takeClaims(counter: Int32Array, count: number, work: (piece: num
   return taken;
 }
 
-/** Rows [from, to) of chunk `chunk` of a letterbox of `height` rows cut into chunks of `chunkRows`. */
-export function chunkRows(chunk: number, chunkRows: number, height: number): [number, number] {
-  return [chunk * chunkRows, Math.min(height, (chunk + 1) * chunkRows)];
-}

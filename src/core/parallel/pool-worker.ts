@@ -1,14 +1,12 @@
 /**
- * A worker thread of WorkerPool: letterbox chunks and mask assembly, reading the
- * large inputs from shared memory and taking pieces of the job from its shared
- * counter, as the engine's thread does. Letterbox rows go into the shared output;
- * each mask's bits are transferred back.
+ * A worker thread of WorkerPool: mask assembly, reading the prototypes from
+ * shared memory and taking masks from the job's shared counter, as the
+ * engine's thread does. Each mask's bits are transferred back.
  */
 import { parentPort } from 'node:worker_threads';
-import { letterboxRows } from '../image/preprocess';
 import { MaskAssembler } from '../postprocess/assemble-masks';
-import { chunkRows, takeClaims } from './claims';
-import type { AssembledMask, AssemblyRequest, LetterboxRequest, PoolReply, PoolRequest } from './worker-pool';
+import { takeClaims } from './claims';
+import type { AssembledMask, AssemblyRequest, PoolReply } from './worker-pool';
 
 const port = parentPort;
 if (!port) throw new Error('pool-worker runs as a worker thread');
@@ -34,19 +32,11 @@ function assemble(request: AssemblyRequest, transfer: ArrayBuffer[]): PoolReply 
   return { ok: true, done, masks };
 }
 
-function letterbox(request: LetterboxRequest): PoolReply {
-  const { rgb, letterbox: lb, output, chunkRows: rows, chunks, counter } = request;
-  const tensor = new Float32Array(output, 0, 3 * lb.size * lb.size);
-  const source = { data: new Uint8Array(rgb.buffer, 0, rgb.width * rgb.height * 3), width: rgb.width, height: rgb.height };
-  const done = takeClaims(counter, chunks, (chunk) => letterboxRows(source, lb, tensor, ...chunkRows(chunk, rows, lb.newHeight)));
-  return { ok: true, done };
-}
-
-port.on('message', (request: PoolRequest) => {
+port.on('message', (request: AssemblyRequest) => {
   let reply: PoolReply;
   const transfer: ArrayBuffer[] = [];
   try {
-    reply = request.kind === 'masks' ? assemble(request, transfer) : letterbox(request);
+    reply = assemble(request, transfer);
   } catch (e) {
     reply = { ok: false, error: (e as Error).stack ?? String(e) };
     transfer.length = 0;

@@ -1,15 +1,17 @@
 /**
- * The engine's work besides `session.run`, shared out between the engine's thread
- * and worker threads (pool-worker.ts): the letterbox, by chunks of rows, and mask
- * assembly, by masks. Both are pure functions of large inputs, which the workers
- * read from shared memory; `session.run` has used every core and leaves them idle
- * when it returns, so this is the engine's own time divided by the cores.
+ * Mask assembly, the engine's largest work besides `session.run`, shared out
+ * between the engine's thread and worker threads (pool-worker.ts), mask by mask.
+ * It is a pure function of large inputs, which the workers read from shared
+ * memory; `session.run` has used every core and leaves them idle when it
+ * returns, so this is the assembly's time divided by the cores. (The letterbox,
+ * before `session.run`, runs in WebAssembly on the engine's thread, faster
+ * there than the JavaScript letterbox ran shared out.)
  *
  * The work is not split in fixed shares: every thread, the engine's included,
- * takes the next chunk or mask from a shared counter until none is left. A thread
+ * takes the next mask from a shared counter until none is left. A thread
  * that starts late or runs slow (on a busy or virtual machine, a thread's speed
  * varies by half from one job to the next) then simply does less, and the job
- * ends when the last chunk does, not when the slowest share does.
+ * ends when the last mask does, not when the slowest share does.
  *
  * Where no worker can be started (a bundle without the worker script, a host that
  * forbids threads) or one fails, the work is done on the engine's thread, as it
@@ -19,12 +21,9 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RgbImage } from '../image/decode';
-import type { Letterbox } from '../image/letterbox';
-import { copyLetterboxRows, fillPadding, letterboxRows, sourceRowsOf } from '../image/preprocess';
 import type { BoxMask } from '../masks/box-mask';
 import { MaskAssembler, type MaskGeometry, type Prototypes } from '../postprocess/assemble-masks';
-import { chunkRows, takeClaims } from './claims';
+import { takeClaims } from './claims';
 
 export interface AssemblyJob {
   coefficients: Float32Array;
@@ -34,7 +33,6 @@ export interface AssemblyJob {
 
 /** Masks to assemble: one image's prototypes and all its jobs, shared; a worker takes jobs until none is left. */
 export interface AssemblyRequest {
-  kind: 'masks';
   geometry: MaskGeometry;
   protos: { buffer: SharedArrayBuffer; length: number; channels: number; height: number; width: number };
   /** Job i's coefficients at [i · channels, (i + 1) · channels). */
@@ -47,38 +45,12 @@ export interface AssemblyRequest {
   counter: Int32Array;
 }
 
-/**
- * Letterbox rows in chunks: chunk c is rows [c · chunkRows, (c + 1) · chunkRows) of
- * the scaled image. The source pixels and the output are shared, in tensor layout.
- */
-export interface LetterboxRequest {
-  kind: 'letterbox';
-  rgb: { buffer: SharedArrayBuffer; width: number; height: number };
-  letterbox: Letterbox;
-  output: SharedArrayBuffer;
-  chunkRows: number;
-  chunks: number;
-  /** [0]: the next chunk (Atomics), shared by every thread of the job. */
-  counter: Int32Array;
-}
-
-export type PoolRequest = AssemblyRequest | LetterboxRequest;
-
 /** A mask as a worker returns it; `bits` travels as a transferred buffer. */
 export type AssembledMask = Omit<BoxMask, 'imageWidth' | 'imageHeight'>;
 
-/** `done`: the jobs (mask indices) or chunks the worker took; a mask job's result is `masks[k]` for `done[k]`. */
-export type PoolReply = { ok: true; done: number[]; masks?: AssembledMask[] } | { ok: false; error: string };
+/** `done`: the jobs (mask indices) the worker took; job `done[k]`'s mask is `masks[k]`. */
+export type PoolReply = { ok: true; done: number[]; masks: AssembledMask[] } | { ok: false; error: string };
 type WorkerResult = Extract<PoolReply, { ok: true }>;
-
-/** Below this many output pixels a letterbox is not worth a message to a worker. */
-const MIN_PARALLEL_LETTERBOX = 256 * 256;
-
-/**
- * Rows of a letterbox chunk: 24 chunks at S = 1024, few enough that taking one costs
- * nothing, many enough that the last to finish is soon done.
- */
-const LETTERBOX_CHUNK_ROWS = 32;
 
 /**
  * How to start a worker: the bundled script beside this module's bundle (dist/), or,
@@ -119,8 +91,6 @@ export class WorkerPool {
   private workers: Worker[] | null = null;
   private readonly start: (() => Worker) | null;
   private readonly protos = new SharedScratch();
-  private readonly rgb = new SharedScratch();
-  private readonly tensor = new SharedScratch();
   private readonly exited = new WeakSet<Worker>();
   /** The counter the threads of a job take their pieces from; jobs run one at a time, so one serves them all. */
   private claims: Int32Array | null = null;
@@ -133,7 +103,7 @@ export class WorkerPool {
     this.start = workerCount > 0 ? workerStarter() : null;
   }
 
-  /** Letterbox chunks and masks done by worker threads since the pool started: that they take part at all shows here. */
+  /** Masks assembled by worker threads since the pool started: that they take part at all shows here. */
   get piecesDoneByWorkers(): number {
     return this.workerPieces;
   }
@@ -148,14 +118,6 @@ export class WorkerPool {
     this.startWorkers();
   }
 
-  /**
-   * The model input, as `letterboxToTensor(rgb, lb, tensor)` writes it: the padding
-   * here, the rows of the scaled image in bands, one per thread.
-   */
-  letterbox(rgb: RgbImage, lb: Letterbox, tensor: Float32Array): Promise<void> {
-    return this.exclusive(() => this.letterboxNow(rgb, lb, tensor));
-  }
-
   /** The masks of `jobs`, in order. */
   assembleMasks(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
     return this.exclusive(() => this.assembleNow(geometry, protos, jobs));
@@ -165,56 +127,6 @@ export class WorkerPool {
     const result = this.running.then(job, job);
     this.running = result.catch(() => undefined);
     return result;
-  }
-
-  private async letterboxNow(rgb: RgbImage, lb: Letterbox, tensor: Float32Array): Promise<void> {
-    fillPadding(tensor, lb);
-    const chunks = Math.ceil(lb.newHeight / LETTERBOX_CHUNK_ROWS);
-    const workers = lb.newWidth * lb.newHeight >= MIN_PARALLEL_LETTERBOX && chunks > 1 ? this.startWorkers() : [];
-    const rows = (chunk: number) => chunkRows(chunk, LETTERBOX_CHUNK_ROWS, lb.newHeight);
-    if (workers.length === 0) {
-      letterboxRows(rgb, lb, tensor, 0, lb.newHeight);
-      return;
-    }
-
-    // Chunk 0 is this thread's, done while the workers wake up; they may take any
-    // other, so the source rows those read go into shared memory first.
-    const stride = rgb.width * 3;
-    const source = this.rgb.get(rgb.height * stride);
-    const [first, last] = sourceRowsOf(lb, rows(1)[0], lb.newHeight);
-    new Uint8Array(source).set(rgb.data.subarray(first * stride, (last + 1) * stride), first * stride);
-    const output = this.tensor.get(tensor.byteLength);
-    const counter = this.claimCounter(1);
-    const request: LetterboxRequest = {
-      kind: 'letterbox',
-      rgb: { buffer: source, width: rgb.width, height: rgb.height },
-      letterbox: lb,
-      output,
-      chunkRows: LETTERBOX_CHUNK_ROWS,
-      chunks,
-      counter,
-    };
-    const pending = workers.map((worker) => this.request(worker, request));
-    const done = new Uint8Array(chunks);
-    letterboxRows(rgb, lb, tensor, ...rows(0));
-    done[0] = 1;
-    for (const chunk of takeClaims(counter, chunks, (c) => letterboxRows(rgb, lb, tensor, ...rows(c)))) done[chunk] = 1;
-
-    // The workers' chunks back into the tensor (ONNX Runtime does not take shared memory as input).
-    const shared = new Float32Array(output, 0, tensor.length);
-    for (const reply of await Promise.allSettled(pending)) {
-      if (reply.status === 'rejected') {
-        this.retire();
-        continue;
-      }
-      this.workerPieces += reply.value.done.length;
-      for (const chunk of reply.value.done) {
-        copyLetterboxRows(shared, tensor, lb, ...rows(chunk));
-        done[chunk] = 1;
-      }
-    }
-    // Chunks a failed worker took are done here.
-    done.forEach((d, chunk) => d || letterboxRows(rgb, lb, tensor, ...rows(chunk)));
   }
 
   private async assembleNow(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
@@ -236,7 +148,6 @@ export class WorkerPool {
     });
     const counter = this.claimCounter(0);
     const request: AssemblyRequest = {
-      kind: 'masks',
       geometry,
       protos: { buffer, length: protos.data.length, channels: protos.channels, height: protos.height, width: protos.width },
       coefficients,
@@ -255,7 +166,7 @@ export class WorkerPool {
       }
       const { done, masks } = reply.value;
       this.workerPieces += done.length;
-      done.forEach((i, k) => (results[i] = { imageWidth: geometry.imageWidth, imageHeight: geometry.imageHeight, ...masks![k]! }));
+      done.forEach((i, k) => (results[i] = { imageWidth: geometry.imageWidth, imageHeight: geometry.imageHeight, ...masks[k]! }));
     }
     // Masks a failed worker took are assembled here.
     return results.map((mask, i) => mask ?? assemble(i));
@@ -302,7 +213,7 @@ export class WorkerPool {
     for (const w of workers) void w.terminate();
   }
 
-  private request(worker: Worker, message: PoolRequest): Promise<WorkerResult> {
+  private request(worker: Worker, message: AssemblyRequest): Promise<WorkerResult> {
     return new Promise((resolve, reject) => {
       // An ended worker answers nothing and will not report its exit again.
       if (this.exited.has(worker)) return reject(new Error('pool worker has exited'));
