@@ -1,10 +1,11 @@
 /**
  * A worker thread of WorkerPool: mask assembly, reading the prototypes from
- * shared memory and taking masks from the job's shared counter, as the
+ * the pool's shared kernel memory and taking masks from the job's shared counter, as the
  * engine's thread does. Each mask's bits are transferred back.
  */
 import { parentPort } from 'node:worker_threads';
 import { MaskAssembler } from '../postprocess/assemble-masks';
+import { Kernels } from '../wasm/kernels';
 import { takeClaims } from './claims';
 import type { AssembledMask, AssemblyRequest, PoolReply } from './worker-pool';
 
@@ -13,12 +14,9 @@ if (!port) throw new Error('pool-worker runs as a worker thread');
 
 function assemble(request: AssemblyRequest, transfer: ArrayBuffer[]): PoolReply {
   const { geometry, protos, coefficients, boxes, order, counter } = request;
-  const assembler = new MaskAssembler(geometry, {
-    data: new Float32Array(protos.buffer, 0, protos.length),
-    channels: protos.channels,
-    height: protos.height,
-    width: protos.width,
-  });
+  const { memory, ...placed } = protos;
+  // An instance of the kernels of this thread's own, over the pool's memory.
+  const assembler = new MaskAssembler(geometry, { ...placed, kernels: new Kernels(memory) });
   const masks: AssembledMask[] = [];
   const done = takeClaims(counter, order.length, (claim) => {
     const i = order[claim]!;

@@ -22,7 +22,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BoxMask } from '../masks/box-mask';
-import { MaskAssembler, type MaskGeometry, type Prototypes } from '../postprocess/assemble-masks';
+import { type AssemblerScratch, MaskAssembler, type MaskGeometry, placePrototypes, type Prototypes } from '../postprocess/assemble-masks';
+import { Kernels } from '../wasm/kernels';
 import { takeClaims } from './claims';
 
 export interface AssemblyJob {
@@ -34,7 +35,8 @@ export interface AssemblyJob {
 /** Masks to assemble: one image's prototypes and all its jobs, shared; a worker takes jobs until none is left. */
 export interface AssemblyRequest {
   geometry: MaskGeometry;
-  protos: { buffer: SharedArrayBuffer; length: number; channels: number; height: number; width: number };
+  /** The prototypes in the pool's kernel memory, and the scratch area of the worker asked. */
+  protos: { memory: WebAssembly.Memory; offset: number; scratch: AssemblerScratch; channels: number; height: number; width: number };
   /** Job i's coefficients at [i · channels, (i + 1) · channels). */
   coefficients: Float32Array;
   /** Job i's box at [4i, 4i + 4). */
@@ -77,20 +79,14 @@ export function defaultPoolWorkers(): number {
   return Math.min(3, Math.max(0, os.availableParallelism() - 1));
 }
 
-/** Shared memory that grows only when an image needs more, so it is touched for the first time once. */
-class SharedScratch {
-  private buffer: SharedArrayBuffer | null = null;
-
-  get(bytes: number): SharedArrayBuffer {
-    if (!this.buffer || this.buffer.byteLength < bytes) this.buffer = new SharedArrayBuffer(bytes);
-    return this.buffer;
-  }
-}
-
 export class WorkerPool {
   private workers: Worker[] | null = null;
   private readonly start: (() => Worker) | null;
-  private readonly protos = new SharedScratch();
+  /**
+   * The prototypes and each thread's scratch, in shared memory that grows only when
+   * an image needs more, so that it is touched for the first time once.
+   */
+  private readonly kernels = new Kernels();
   private readonly exited = new WeakSet<Worker>();
   /** The counter the threads of a job take their pieces from; jobs run one at a time, so one serves them all. */
   private claims: Int32Array | null = null;
@@ -131,31 +127,31 @@ export class WorkerPool {
 
   private async assembleNow(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
     const workers = jobs.length > 1 ? this.startWorkers() : [];
-    const assembler = new MaskAssembler(geometry, protos);
+    const { channels, height, width } = protos;
+    const placed = placePrototypes(this.kernels, protos, 1 + workers.length);
+    const assembler = new MaskAssembler(geometry, { channels, height, width, kernels: this.kernels, offset: placed.offset, scratch: placed.scratch[0]! });
     const assemble = (i: number) => assembler.assemble(jobs[i]!.coefficients, jobs[i]!.box);
     if (workers.length === 0) return jobs.map((_, i) => assemble(i));
 
     // Largest first (a mask costs about its box's area), so the last taken are small
     // and the threads finish close together.
     const order = Int32Array.from(jobs.keys()).sort((a, b) => area(jobs[b]!.box) - area(jobs[a]!.box));
-    const buffer = this.protos.get(protos.data.byteLength);
-    new Float32Array(buffer, 0, protos.data.length).set(protos.data);
-    const coefficients = new Float32Array(jobs.length * protos.channels);
+    const coefficients = new Float32Array(jobs.length * channels);
     const boxes = new Float64Array(jobs.length * 4);
     jobs.forEach((job, i) => {
-      coefficients.set(job.coefficients.subarray(0, protos.channels), i * protos.channels);
+      coefficients.set(job.coefficients.subarray(0, channels), i * channels);
       boxes.set(job.box, i * 4);
     });
     const counter = this.claimCounter(0);
-    const request: AssemblyRequest = {
+    const request = (worker: number): AssemblyRequest => ({
       geometry,
-      protos: { buffer, length: protos.data.length, channels: protos.channels, height: protos.height, width: protos.width },
+      protos: { memory: this.kernels.memory, offset: placed.offset, scratch: placed.scratch[1 + worker]!, channels, height, width },
       coefficients,
       boxes,
       order,
       counter,
-    };
-    const pending = workers.map((worker) => this.request(worker, request));
+    });
+    const pending = workers.map((worker, k) => this.request(worker, request(k)));
     const results: (BoxMask | undefined)[] = new Array(jobs.length);
     takeClaims(counter, jobs.length, (claim) => (results[order[claim]!] = assemble(order[claim]!)));
 

@@ -6,9 +6,12 @@
  * kept inside the detection's box, thresholded at logit 0 (sigmoid 0.5).
  *
  * Only pixels inside each box are visited and only the prototype cells under the
- * box are combined, so the cost follows the boxes, not the image size.
+ * box are combined, so the cost follows the boxes, not the image size. The logits
+ * are computed in float32, as the reference's matrix product does, by a SIMD
+ * WebAssembly kernel (src/core/wasm): in JavaScript they cost three times as much.
  */
 import { allocateBits, type BoxMask, countBits, wordsPerRow } from '../masks/box-mask';
+import { KernelLayout, Kernels } from '../wasm/kernels';
 
 export interface MaskGeometry {
   imageWidth: number;
@@ -21,11 +24,48 @@ export interface MaskGeometry {
   padTop: number;
 }
 
-export interface Prototypes {
-  data: Float32Array; // [channels, height, width]
+export interface PrototypeShape {
   channels: number;
   height: number;
   width: number;
+}
+
+export interface Prototypes extends PrototypeShape {
+  data: Float32Array; // [channels, height, width]
+}
+
+/** Where one thread that assembles masks keeps a mask's coefficients and logits: byte offsets in kernel memory. */
+export interface AssemblerScratch {
+  coefficients: number;
+  logits: number;
+}
+
+/**
+ * Prototypes copied into a kernel memory (src/core/wasm), where the logits
+ * kernel reads them (`offset`), with the scratch of one thread that assembles
+ * masks from them.
+ */
+export interface PlacedPrototypes extends PrototypeShape {
+  kernels: Kernels;
+  offset: number;
+  scratch: AssemblerScratch;
+}
+
+/**
+ * Copies `protos` into the memory of `kernels`, grown as needed, with scratch
+ * for each of `threads` threads. Threads with kernel instances of their own
+ * over the same (shared) memory use the same offsets.
+ */
+export function placePrototypes(kernels: Kernels, protos: Prototypes, threads: number): { offset: number; scratch: AssemblerScratch[] } {
+  const layout = new KernelLayout();
+  const offset = layout.take(4 * protos.data.length);
+  const scratch = Array.from({ length: threads }, () => ({
+    coefficients: layout.take(4 * protos.channels),
+    logits: layout.take(4 * protos.height * protos.width),
+  }));
+  kernels.reserve(layout.size);
+  new Float32Array(kernels.memory.buffer, offset, protos.data.length).set(protos.data);
+  return { offset, scratch };
 }
 
 /** For each image pixel index along one axis: the two prototype cells to blend and the weight of the second. */
@@ -75,6 +115,7 @@ function setBitRange(bits: Uint32Array, base: number, from: number, to: number):
 
 /** Precomputed sampling tables of one image, shared by all its masks. */
 export class MaskAssembler {
+  private readonly protos: PlacedPrototypes;
   private readonly cols: AxisSampling;
   private readonly rows: AxisSampling;
   /** Scratch for one mask at a time: its column runs and the band's row template. */
@@ -85,10 +126,17 @@ export class MaskAssembler {
   private readonly mixed: Int32Array;
   private readonly template: Uint32Array;
 
+  /** Plain `Prototypes` are copied into a kernel memory of the assembler's own. */
   constructor(
     private readonly geometry: MaskGeometry,
-    private readonly protos: Prototypes,
+    protos: Prototypes | PlacedPrototypes,
   ) {
+    if ('data' in protos) {
+      const kernels = new Kernels();
+      const { offset, scratch } = placePrototypes(kernels, protos, 1);
+      protos = { channels: protos.channels, height: protos.height, width: protos.width, kernels, offset, scratch: scratch[0]! };
+    }
+    this.protos = protos;
     const g = geometry;
     this.cols = axisSampling(g.imageWidth, g.resizedWidth, g.padLeft, g.modelSize, protos.width);
     this.rows = axisSampling(g.imageHeight, g.resizedHeight, g.padTop, g.modelSize, protos.height);
@@ -189,35 +237,15 @@ export class MaskAssembler {
 
   /**
    * coefficients · prototypes over prototype rows r0..r1 and columns c0..c1
-   * (inclusive). Four channels per pass: a quarter of the loads and stores of
-   * the output, which is what bounds this loop.
+   * (inclusive), by the logits kernel into this thread's scratch: a view valid
+   * until the next call.
    */
   private logits(coefficients: Float32Array, r0: number, r1: number, c0: number, c1: number): Float32Array {
-    const { data, channels, height, width } = this.protos;
-    const plane = height * width;
-    const lw = c1 - c0 + 1;
-    const out = new Float32Array((r1 - r0 + 1) * lw);
-    let k = 0;
-    for (; k + 4 <= channels; k += 4) {
-      const k0 = coefficients[k]!, k1 = coefficients[k + 1]!, k2 = coefficients[k + 2]!, k3 = coefficients[k + 3]!;
-      for (let r = r0; r <= r1; r++) {
-        const src = k * plane + r * width + c0;
-        const dst = (r - r0) * lw;
-        for (let c = 0; c < lw; c++) {
-          const i = src + c;
-          out[dst + c] += k0 * data[i]! + k1 * data[i + plane]! + k2 * data[i + 2 * plane]! + k3 * data[i + 3 * plane]!;
-        }
-      }
-    }
-    for (; k < channels; k++) {
-      const coef = coefficients[k]!;
-      for (let r = r0; r <= r1; r++) {
-        const src = k * plane + r * width + c0;
-        const dst = (r - r0) * lw;
-        for (let c = 0; c < lw; c++) out[dst + c] += coef * data[src + c]!;
-      }
-    }
-    return out;
+    const { kernels, offset, scratch, channels, height, width } = this.protos;
+    const memory = kernels.memory.buffer;
+    new Float32Array(memory, scratch.coefficients, channels).set(coefficients.subarray(0, channels));
+    kernels.logits(offset, width, height, channels, scratch.coefficients, r0, r1, c0, c1, scratch.logits);
+    return new Float32Array(memory, scratch.logits, (r1 - r0 + 1) * (c1 - c0 + 1));
   }
 }
 

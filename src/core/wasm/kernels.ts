@@ -18,6 +18,10 @@ interface KernelExports {
     src: number, cols: number, rows: number, newWidth: number, newHeight: number,
     scratch: number, tensor: number, size: number, padLeft: number, padTop: number,
   ): void;
+  logits(
+    protos: number, width: number, height: number, channels: number, coefficients: number,
+    r0: number, r1: number, c0: number, c1: number, out: number,
+  ): void;
 }
 
 let compiled: WebAssembly.Module | null = null;
@@ -66,11 +70,15 @@ export class KernelLayout {
   }
 }
 
+/** One instance of the kernels over a memory: their functions take byte offsets in it. */
 export class Kernels {
-  private readonly exports: KernelExports;
+  readonly letterbox: KernelExports['letterbox'];
+  readonly logits: KernelExports['logits'];
 
   constructor(readonly memory: WebAssembly.Memory = kernelMemory()) {
-    this.exports = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
+    const exports = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
+    this.letterbox = exports.letterbox;
+    this.logits = exports.logits;
   }
 
   /** Grows the memory to at least `bytes`. Views of the memory must be taken after this: growing gives it a new, longer buffer. */
@@ -80,10 +88,4 @@ export class Kernels {
     const current = this.memory.buffer.byteLength / PAGE_BYTES;
     if (pages > current) this.memory.grow(pages - current);
   }
-
-  get bytes(): number {
-    return this.memory.buffer.byteLength;
-  }
-
-  letterbox: KernelExports['letterbox'] = (...args) => this.exports.letterbox(...args);
 }

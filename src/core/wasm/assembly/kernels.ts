@@ -6,7 +6,8 @@
  * they lie on the critical path between opening an image and its masks.
  *
  * The memory is imported and shared, so that threads can run the kernels over
- * the same data. Kernels allocate nothing: the
+ * the same data: the engine's worker threads each compute mask logits from the
+ * one copy of an image's prototypes. Kernels allocate nothing: the
  * caller lays out every buffer and passes byte offsets.
  */
 
@@ -97,6 +98,61 @@ export function letterbox(
         const byte = ((((load<i32>(a + o) >> 4) * b0) >> 16) + (((load<i32>(b + o) >> 4) * b1) >> 16) + 2) >> 2;
         store<f32>(out + o, <f32>byte / 255);
       }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Mask logits: coefficients · prototypes over the prototype cells under a box
+// (src/core/postprocess/assemble-masks.ts blends and thresholds them).
+
+/**
+ * coefficients · prototypes at prototype rows r0..r1 and columns c0..c1
+ * (inclusive), into `out`, row by row. `protos`: [channels, height, width]
+ * float32; `coefficients`: `channels` float32. Float32 throughout, like the
+ * reference's matrix product; each cell sums its channels in order, a product
+ * then a sum, so a cell comes out the same whichever loop computes it.
+ */
+export function logits(
+  protos: usize, width: i32, height: i32, channels: i32, coefficients: usize,
+  r0: i32, r1: i32, c0: i32, c1: i32, out: usize,
+): void {
+  const planeBytes = <usize>(width * height) << 2;
+  const cells = c1 - c0 + 1;
+  for (let r = r0; r <= r1; r++) {
+    const rowIn = protos + (<usize>(r * width + c0) << 2);
+    const rowOut = out + (<usize>((r - r0) * cells) << 2);
+    let c = 0;
+    // Sixteen cells per pass: four independent sums keep the adder busy.
+    for (; c + 16 <= cells; c += 16) {
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      let p = rowIn + (<usize>c << 2);
+      for (let k = 0; k < channels; k++, p += planeBytes) {
+        const coefficient = v128.load32_splat(coefficients + (<usize>k << 2));
+        s0 = f32x4.add(s0, f32x4.mul(coefficient, v128.load(p)));
+        s1 = f32x4.add(s1, f32x4.mul(coefficient, v128.load(p, 16)));
+        s2 = f32x4.add(s2, f32x4.mul(coefficient, v128.load(p, 32)));
+        s3 = f32x4.add(s3, f32x4.mul(coefficient, v128.load(p, 48)));
+      }
+      const o = rowOut + (<usize>c << 2);
+      v128.store(o, s0);
+      v128.store(o, s1, 16);
+      v128.store(o, s2, 32);
+      v128.store(o, s3, 48);
+    }
+    for (; c + 4 <= cells; c += 4) {
+      let s = f32x4.splat(0);
+      let p = rowIn + (<usize>c << 2);
+      for (let k = 0; k < channels; k++, p += planeBytes) {
+        s = f32x4.add(s, f32x4.mul(v128.load32_splat(coefficients + (<usize>k << 2)), v128.load(p)));
+      }
+      v128.store(rowOut + (<usize>c << 2), s);
+    }
+    for (; c < cells; c++) {
+      let s: f32 = 0;
+      let p = rowIn + (<usize>c << 2);
+      for (let k = 0; k < channels; k++, p += planeBytes) s += load<f32>(coefficients + (<usize>k << 2)) * load<f32>(p);
+      store<f32>(rowOut + (<usize>c << 2), s);
     }
   }
 }
