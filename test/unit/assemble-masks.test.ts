@@ -60,6 +60,27 @@ describe('MaskAssembler', () => {
     assert.equal(full[100 * 400 + 200], 0);
   });
 
+  it('assembles masks one after another from the same scratch, each complete and no more', () => {
+    // A large mask, then a small one in its place: nothing of the first may show in the second.
+    const a = assembler(64, 64, 64, [[0, 0, 15, 15], [2, 2, 3, 3]]);
+    const big = a.assemble(Float32Array.of(1, 0), [0, 0, 64, 64]);
+    const small = a.assemble(Float32Array.of(0, 1), [0, 0, 64, 64]);
+    const again = a.assemble(Float32Array.of(1, 0), [0, 0, 64, 64]);
+    assert.equal(big.area, 64 * 64);
+    assert.deepEqual(tightBounds(small), [8, 8, 16, 16]);
+    assert.deepEqual(again, big);
+  });
+
+  it('survives prototypes with NaN in them (a broken model): no exception, no pixel outside the box', () => {
+    const protos = prototypes(16, [[2, 2, 9, 9]]);
+    protos.data[5 * 16 + 5] = Number.NaN;
+    protos.data[6 * 16 + 2] = Number.NaN;
+    const a = new MaskAssembler({ imageWidth: 64, imageHeight: 64, modelSize: 64, resizedWidth: 64, resizedHeight: 64, padLeft: 0, padTop: 0 }, protos);
+    const m = a.assemble(Float32Array.of(1), [4, 4, 60, 60]);
+    assert.ok(m.area > 0 && m.area < 56 * 56, `area ${m.area}`);
+    assert.ok(tightBounds(m)!.every((v) => v >= 4 && v <= 60));
+  });
+
   it('returns an empty mask for a box with no pixels', () => {
     const a = assembler(64, 64, 64, [[0, 0, 15, 15]]);
     assert.equal(a.assemble(Float32Array.of(1), [10, 10, 10, 30]).area, 0);
@@ -83,7 +104,8 @@ describe('MaskAssembler against a per-pixel reference', () => {
   it('gives exactly the pixels a direct bilinear evaluation gives, on random smooth prototypes', () => {
     let seed = 11;
     const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-    for (const [w, h, size] of [[300, 200, 128], [97, 310, 64], [640, 480, 256]] as const) {
+    // The last two enlarge a prototype cell to 60 pixels and more: runs that span several words of a row.
+    for (const [w, h, size] of [[300, 200, 128], [97, 310, 64], [640, 480, 256], [1000, 700, 64], [450, 1300, 32]] as const) {
       const lb = computeLetterbox(w, h, size);
       const side = size / 4, channels = 5; // not a multiple of 4: the unrolled and the remaining channels
       const data = new Float32Array(channels * side * side);

@@ -128,7 +128,7 @@ export class WorkerPool {
   private async assembleNow(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
     const workers = jobs.length > 1 ? this.startWorkers() : [];
     const { channels, height, width } = protos;
-    const placed = placePrototypes(this.kernels, protos, 1 + workers.length);
+    const placed = placePrototypes(this.kernels, geometry, protos, 1 + workers.length);
     const assembler = new MaskAssembler(geometry, { channels, height, width, kernels: this.kernels, offset: placed.offset, scratch: placed.scratch[0]! });
     const assemble = (i: number) => assembler.assemble(jobs[i]!.coefficients, jobs[i]!.box);
     if (workers.length === 0) return jobs.map((_, i) => assemble(i));

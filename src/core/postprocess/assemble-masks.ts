@@ -6,11 +6,13 @@
  * kept inside the detection's box, thresholded at logit 0 (sigmoid 0.5).
  *
  * Only pixels inside each box are visited and only the prototype cells under the
- * box are combined, so the cost follows the boxes, not the image size. The logits
- * are computed in float32, as the reference's matrix product does, by a SIMD
- * WebAssembly kernel (src/core/wasm): in JavaScript they cost three times as much.
+ * box are combined, so the cost follows the boxes, not the image size. Both steps
+ * run in WebAssembly (src/core/wasm/assembly/kernels.ts: `logits`, in float32 as
+ * the reference's matrix product, and `fillMask`, which says how the fill saves
+ * work); this module lays out their inputs. In JavaScript they cost two to three
+ * times as much.
  */
-import { allocateBits, type BoxMask, countBits, wordsPerRow } from '../masks/box-mask';
+import { allocateBits, type BoxMask, wordsPerRow } from '../masks/box-mask';
 import { KernelLayout, Kernels } from '../wasm/kernels';
 
 export interface MaskGeometry {
@@ -34,10 +36,19 @@ export interface Prototypes extends PrototypeShape {
   data: Float32Array; // [channels, height, width]
 }
 
-/** Where one thread that assembles masks keeps a mask's coefficients and logits: byte offsets in kernel memory. */
+/** Where one thread that assembles masks keeps its work, as byte offsets in kernel memory. */
 export interface AssemblerScratch {
+  /** One mask's coefficients (float32 per channel) and logits (float32 per prototype cell). */
   coefficients: number;
   logits: number;
+  /** The image's sampling tables: 16 bytes per image column, then per image row (see `fillMask`). */
+  tables: number;
+  /** The fill's own scratch: a mask's column runs (16 bytes per column), its mixed runs (4 bytes per column) and a row template. */
+  runs: number;
+  mixed: number;
+  template: number;
+  /** The mask's rows of bits, as large as a mask covering the whole image. */
+  bits: number;
 }
 
 /**
@@ -53,15 +64,27 @@ export interface PlacedPrototypes extends PrototypeShape {
 
 /**
  * Copies `protos` into the memory of `kernels`, grown as needed, with scratch
- * for each of `threads` threads. Threads with kernel instances of their own
- * over the same (shared) memory use the same offsets.
+ * for each of `threads` threads that assemble masks of an image of `geometry`.
+ * Threads with kernel instances of their own over the same (shared) memory use
+ * the same offsets.
  */
-export function placePrototypes(kernels: Kernels, protos: Prototypes, threads: number): { offset: number; scratch: AssemblerScratch[] } {
+export function placePrototypes(
+  kernels: Kernels,
+  geometry: MaskGeometry,
+  protos: Prototypes,
+  threads: number,
+): { offset: number; scratch: AssemblerScratch[] } {
+  const { imageWidth: W, imageHeight: H } = geometry;
   const layout = new KernelLayout();
   const offset = layout.take(4 * protos.data.length);
   const scratch = Array.from({ length: threads }, () => ({
     coefficients: layout.take(4 * protos.channels),
     logits: layout.take(4 * protos.height * protos.width),
+    tables: layout.take(16 * (W + H)),
+    runs: layout.take(16 * W),
+    mixed: layout.take(4 * W),
+    template: layout.take(4 * wordsPerRow(W)),
+    bits: layout.take(4 * wordsPerRow(W) * H),
   }));
   kernels.reserve(layout.size);
   new Float32Array(kernels.memory.buffer, offset, protos.data.length).set(protos.data);
@@ -78,7 +101,6 @@ interface AxisSampling {
   /** How much `weight` grows from one pixel to the next within a run. */
   step: number;
 }
-
 function axisSampling(imageSide: number, resizedSide: number, pad: number, modelSize: number, protoSide: number): AxisSampling {
   const lo = new Int32Array(imageSide);
   const hi = new Int32Array(imageSide);
@@ -97,34 +119,11 @@ function axisSampling(imageSide: number, resizedSide: number, pad: number, model
   return { lo, hi, weight, runEnd, step: toModel * toProto };
 }
 
-/** Sets bits [from, to) of the row starting at word `base`. */
-function setBitRange(bits: Uint32Array, base: number, from: number, to: number): void {
-  if (from >= to) return;
-  let w = from >>> 5;
-  const last = (to - 1) >>> 5;
-  const head = ~0 << (from & 31);
-  const tail = (to & 31) === 0 ? ~0 : ~(~0 << (to & 31));
-  if (w === last) {
-    bits[base + w] |= head & tail;
-    return;
-  }
-  bits[base + w] |= head;
-  for (w++; w < last; w++) bits[base + w] = 0xffffffff;
-  bits[base + last] |= tail;
-}
-
 /** Precomputed sampling tables of one image, shared by all its masks. */
 export class MaskAssembler {
   private readonly protos: PlacedPrototypes;
   private readonly cols: AxisSampling;
   private readonly rows: AxisSampling;
-  /** Scratch for one mask at a time: its column runs and the band's row template. */
-  private readonly runStart: Int32Array;
-  private readonly runEnd: Int32Array;
-  private readonly runLo: Int32Array;
-  private readonly runHi: Int32Array;
-  private readonly mixed: Int32Array;
-  private readonly template: Uint32Array;
 
   /** Plain `Prototypes` are copied into a kernel memory of the assembler's own. */
   constructor(
@@ -133,19 +132,28 @@ export class MaskAssembler {
   ) {
     if ('data' in protos) {
       const kernels = new Kernels();
-      const { offset, scratch } = placePrototypes(kernels, protos, 1);
+      const { offset, scratch } = placePrototypes(kernels, geometry, protos, 1);
       protos = { channels: protos.channels, height: protos.height, width: protos.width, kernels, offset, scratch: scratch[0]! };
     }
     this.protos = protos;
     const g = geometry;
     this.cols = axisSampling(g.imageWidth, g.resizedWidth, g.padLeft, g.modelSize, protos.width);
     this.rows = axisSampling(g.imageHeight, g.resizedHeight, g.padTop, g.modelSize, protos.height);
-    this.runStart = new Int32Array(g.imageWidth);
-    this.runEnd = new Int32Array(g.imageWidth);
-    this.runLo = new Int32Array(g.imageWidth);
-    this.runHi = new Int32Array(g.imageWidth);
-    this.mixed = new Int32Array(g.imageWidth);
-    this.template = new Uint32Array(wordsPerRow(g.imageWidth));
+    // The tables as the fill kernel reads them: lo, hi, weight and run end of each column, then of each row.
+    const memory = protos.kernels.memory.buffer;
+    const entries = g.imageWidth + g.imageHeight;
+    const ints = new Int32Array(memory, protos.scratch.tables, 4 * entries);
+    const floats = new Float32Array(memory, protos.scratch.tables, 4 * entries);
+    [this.cols, this.rows].forEach((axis, a) => {
+      const first = a === 0 ? 0 : g.imageWidth;
+      for (let i = 0; i < axis.lo.length; i++) {
+        const e = 4 * (first + i);
+        ints[e] = axis.lo[i]!;
+        ints[e + 1] = axis.hi[i]!;
+        floats[e + 2] = axis.weight[i]!;
+        ints[e + 3] = axis.runEnd[i]!;
+      }
+    });
   }
 
   /**
@@ -166,86 +174,20 @@ export class MaskAssembler {
     const bits = allocateBits(width, height);
     if (width === 0 || height === 0) return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area: 0 };
 
-    const { cols, rows, runStart, runEnd, runLo, runHi, mixed, template } = this;
+    const { cols, rows } = this;
     const c0 = cols.lo[left]!, c1 = cols.hi[right - 1]!;
     const r0 = rows.lo[top]!, r1 = rows.hi[bottom - 1]!;
-    const lw = c1 - c0 + 1;
-    const logits = this.logits(coefficients, r0, r1, c0, c1);
-
-    // Column runs: pixels between two prototype column centres blend the same two
-    // columns, with a weight that grows from pixel to pixel.
-    let runs = 0;
-    for (let x = left; x < right; runs++) {
-      const end = Math.min(cols.runEnd[x]!, right);
-      runStart[runs] = x - left;
-      runEnd[runs] = end - left;
-      runLo[runs] = cols.lo[x]! - c0;
-      runHi[runs] = cols.hi[x]! - c0;
-      x = end;
-    }
-
-    const wpr = wordsPerRow(width);
-    // Row bands likewise blend the same two prototype rows. A bilinear blend lies
-    // between its four corner values, so a run whose four corners are all positive
-    // is inside the mask on every row of the band, and one whose corners are all
-    // non-positive is outside: those go into the band's template row, copied to each
-    // of its rows. Only the remaining runs, where the mask's edge passes, are
-    // evaluated row by row.
-    for (let y = top; y < bottom; ) {
-      const bandEnd = Math.min(rows.runEnd[y]!, bottom);
-      const a0 = (rows.lo[y]! - r0) * lw, b0 = (rows.hi[y]! - r0) * lw;
-      template.fill(0, 0, wpr);
-      let mixedRuns = 0;
-      for (let j = 0; j < runs; j++) {
-        const p = logits[a0 + runLo[j]!]!, q = logits[a0 + runHi[j]!]!;
-        const r = logits[b0 + runLo[j]!]!, s = logits[b0 + runHi[j]!]!;
-        if (p > 0 && q > 0 && r > 0 && s > 0) setBitRange(template, 0, runStart[j]!, runEnd[j]!);
-        else if (p > 0 || q > 0 || r > 0 || s > 0) mixed[mixedRuns++] = j;
-      }
-      for (; y < bandEnd; y++) {
-        const rowBase = (y - top) * wpr;
-        for (let w = 0; w < wpr; w++) bits[rowBase + w] = template[w]!;
-        const wy = rows.weight[y]!;
-        for (let m = 0; m < mixedRuns; m++) {
-          const j = mixed[m]!;
-          const pa = logits[a0 + runLo[j]!]!, pb = logits[b0 + runLo[j]!]!;
-          const qa = logits[a0 + runHi[j]!]!, qb = logits[b0 + runHi[j]!]!;
-          // Rounded to float32 like the blended row the reference computes.
-          const a = Math.fround(pa + (pb - pa) * wy), b = Math.fround(qa + (qb - qa) * wy);
-          const from = runStart[j]!, to = runEnd[j]!;
-          if (a > 0 && b > 0) {
-            setBitRange(bits, rowBase, from, to);
-          } else if (a > 0 || b > 0) {
-            // Inside pixels form a prefix (a > 0) or a suffix (b > 0) of the run: the
-            // blend changes sign once, where the weight reaches -a / slope. Weights grow
-            // by `step` per pixel, which estimates how many pixels in that is; rounding
-            // can put the estimate a pixel off, and the two loops correct it exactly.
-            const slope = b - a, n = to - from, first = left + from;
-            let k = Math.ceil((-a / slope - cols.weight[first]!) / cols.step);
-            k = k < 0 ? 0 : k > n ? n : k;
-            const aInside = a > 0;
-            while (k < n && a + slope * cols.weight[first + k]! > 0 === aInside) k++;
-            while (k > 0 && a + slope * cols.weight[first + k - 1]! > 0 !== aInside) k--;
-            if (aInside) setBitRange(bits, rowBase, from, from + k);
-            else setBitRange(bits, rowBase, from + k, to);
-          }
-        }
-      }
-    }
-    return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area: countBits(bits) };
-  }
-
-  /**
-   * coefficients · prototypes over prototype rows r0..r1 and columns c0..c1
-   * (inclusive), by the logits kernel into this thread's scratch: a view valid
-   * until the next call.
-   */
-  private logits(coefficients: Float32Array, r0: number, r1: number, c0: number, c1: number): Float32Array {
-    const { kernels, offset, scratch, channels, height, width } = this.protos;
-    const memory = kernels.memory.buffer;
-    new Float32Array(memory, scratch.coefficients, channels).set(coefficients.subarray(0, channels));
-    kernels.logits(offset, width, height, channels, scratch.coefficients, r0, r1, c0, c1, scratch.logits);
-    return new Float32Array(memory, scratch.logits, (r1 - r0 + 1) * (c1 - c0 + 1));
+    const { kernels, offset, scratch, channels, height: ph, width: pw } = this.protos;
+    new Float32Array(kernels.memory.buffer, scratch.coefficients, channels).set(coefficients.subarray(0, channels));
+    kernels.logits(offset, pw, ph, channels, scratch.coefficients, r0, r1, c0, c1, scratch.logits);
+    const area = kernels.fillMask(
+      scratch.logits, c1 - c0 + 1, r0, c0,
+      scratch.tables, W, cols.step,
+      left, right, top, bottom,
+      scratch.runs, scratch.mixed, scratch.template, scratch.bits,
+    );
+    bits.set(new Uint32Array(kernels.memory.buffer, scratch.bits, bits.length));
+    return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area };
   }
 }
 

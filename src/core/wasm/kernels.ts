@@ -22,6 +22,12 @@ interface KernelExports {
     protos: number, width: number, height: number, channels: number, coefficients: number,
     r0: number, r1: number, c0: number, c1: number, out: number,
   ): void;
+  fillMask(
+    logits: number, cells: number, r0: number, c0: number,
+    tables: number, columns: number, step: number,
+    left: number, right: number, top: number, bottom: number,
+    runs: number, mixed: number, template: number, bits: number,
+  ): number;
 }
 
 let compiled: WebAssembly.Module | null = null;
@@ -74,11 +80,13 @@ export class KernelLayout {
 export class Kernels {
   readonly letterbox: KernelExports['letterbox'];
   readonly logits: KernelExports['logits'];
+  readonly fillMask: KernelExports['fillMask'];
 
   constructor(readonly memory: WebAssembly.Memory = kernelMemory()) {
     const exports = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
     this.letterbox = exports.letterbox;
     this.logits = exports.logits;
+    this.fillMask = exports.fillMask;
   }
 
   /** Grows the memory to at least `bytes`. Views of the memory must be taken after this: growing gives it a new, longer buffer. */

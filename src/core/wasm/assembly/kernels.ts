@@ -156,3 +156,126 @@ export function logits(
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// Mask fill: the bilinear upsampling of a mask's logits to the image's pixels,
+// thresholded at 0, as bits (src/core/postprocess/assemble-masks.ts says how).
+
+/** Sets bits [from, to) of the row of 32-bit words at `row`. */
+@inline
+function setBitRange(row: usize, from: i32, to: i32): void {
+  if (from >= to) return;
+  let w = from >>> 5;
+  const last = (to - 1) >>> 5;
+  const head = -1 << (from & 31);
+  const tail = (to & 31) == 0 ? -1 : ~(-1 << (to & 31));
+  if (w == last) {
+    const p = row + (<usize>w << 2);
+    store<i32>(p, load<i32>(p) | (head & tail));
+    return;
+  }
+  let p = row + (<usize>w << 2);
+  store<i32>(p, load<i32>(p) | head);
+  for (w++, p += 4; w < last; w++, p += 4) store<i32>(p, -1);
+  store<i32>(p, load<i32>(p) | tail);
+}
+
+/**
+ * The bits of one mask over the image pixels [left, right) × [top, bottom);
+ * returns how many are set. `logits`: the prototype cells from row r0 and
+ * column c0 on, `cells` per row, float32. `tables`: for each image column then
+ * for each image row, the sampling of that axis (lo and hi prototype index as
+ * i32, the weight of hi as f32, and the end of the run of pixels that share lo,
+ * as i32), `columns` and `rows` entries of 16 bytes; `step`: how much the
+ * column weight grows from one pixel to the next. `runs` (16 bytes per column),
+ * `mixed` (4 per column) and `template` (one row of words) are scratch; `bits`
+ * receives the rows of words.
+ *
+ * The arithmetic is double precision with each blend rounded to float32,
+ * matching the JavaScript this replaced bit for bit.
+ */
+export function fillMask(
+  logits: usize, cells: i32, r0: i32, c0: i32,
+  tables: usize, columns: i32, step: f64,
+  left: i32, right: i32, top: i32, bottom: i32,
+  runs: usize, mixed: usize, template: usize, bits: usize,
+): i32 {
+  const colTable = tables;
+  const rowTable = tables + (<usize>columns << 4);
+  const width = right - left;
+  const wordsPerRow = (width + 31) >>> 5;
+  const rowBytes = <usize>wordsPerRow << 2;
+
+  // Column runs: pixels between two prototype column centres blend the same two
+  // columns, with a weight that grows from pixel to pixel.
+  let runCount = 0;
+  for (let x = left; x < right; runCount++) {
+    const t = colTable + (<usize>x << 4);
+    const end = min(load<i32>(t, 12), right);
+    const r = runs + (<usize>runCount << 4);
+    store<i32>(r, x - left);
+    store<i32>(r, end - left, 4);
+    store<i32>(r, load<i32>(t) - c0, 8);
+    store<i32>(r, load<i32>(t, 4) - c0, 12);
+    x = end;
+  }
+
+  // Row bands likewise blend the same two prototype rows. A bilinear blend lies
+  // between its four corner values, so a run whose four corners are all positive
+  // is inside the mask on every row of the band, and one whose corners are all
+  // non-positive is outside: those go into the band's template row, copied to
+  // each of its rows. Only the remaining runs, where the mask's edge passes, are
+  // evaluated row by row.
+  for (let y = top; y < bottom; ) {
+    const band = rowTable + (<usize>y << 4);
+    const bandEnd = min(load<i32>(band, 12), bottom);
+    const a0 = logits + (<usize>((load<i32>(band) - r0) * cells) << 2);
+    const b0 = logits + (<usize>((load<i32>(band, 4) - r0) * cells) << 2);
+    memory.fill(template, 0, rowBytes);
+    let mixedRuns = 0;
+    for (let j = 0; j < runCount; j++) {
+      const r = runs + (<usize>j << 4);
+      const lo = <usize>load<i32>(r, 8) << 2, hi = <usize>load<i32>(r, 12) << 2;
+      const p = load<f32>(a0 + lo), q = load<f32>(a0 + hi);
+      const s = load<f32>(b0 + lo), t = load<f32>(b0 + hi);
+      if (p > 0 && q > 0 && s > 0 && t > 0) setBitRange(template, load<i32>(r), load<i32>(r, 4));
+      else if (p > 0 || q > 0 || s > 0 || t > 0) { store<i32>(mixed + (<usize>mixedRuns << 2), j); mixedRuns++; }
+    }
+    for (; y < bandEnd; y++) {
+      const row = bits + <usize>(y - top) * rowBytes;
+      memory.copy(row, template, rowBytes);
+      const wy = <f64>load<f32>(rowTable + (<usize>y << 4), 8);
+      for (let m = 0; m < mixedRuns; m++) {
+        const r = runs + (<usize>load<i32>(mixed + (<usize>m << 2)) << 4);
+        const lo = <usize>load<i32>(r, 8) << 2, hi = <usize>load<i32>(r, 12) << 2;
+        const pa = <f64>load<f32>(a0 + lo), pb = <f64>load<f32>(b0 + lo);
+        const qa = <f64>load<f32>(a0 + hi), qb = <f64>load<f32>(b0 + hi);
+        // Rounded to float32 like the blended row the reference computes.
+        const a = <f64><f32>(pa + (pb - pa) * wy), b = <f64><f32>(qa + (qb - qa) * wy);
+        const from = load<i32>(r), to = load<i32>(r, 4);
+        if (a > 0 && b > 0) {
+          setBitRange(row, from, to);
+        } else if (a > 0 || b > 0) {
+          // Inside pixels form a prefix (a > 0) or a suffix (b > 0) of the run: the
+          // blend changes sign once, where the weight reaches -a / slope. Weights grow
+          // by `step` per pixel, which estimates how many pixels in that is; rounding
+          // can put the estimate a pixel off, and the two loops correct it exactly.
+          const slope = b - a, n = to - from;
+          const weights = colTable + (<usize>(left + from) << 4) + 8;
+          let k = <i32>Math.ceil((-a / slope - <f64>load<f32>(weights)) / step);
+          k = k < 0 ? 0 : k > n ? n : k;
+          const aInside = a > 0;
+          while (k < n && (a + slope * <f64>load<f32>(weights + (<usize>k << 4)) > 0) == aInside) k++;
+          while (k > 0 && (a + slope * <f64>load<f32>(weights + (<usize>(k - 1) << 4)) > 0) != aInside) k--;
+          if (aInside) setBitRange(row, from, from + k);
+          else setBitRange(row, from + k, to);
+        }
+      }
+    }
+  }
+
+  let area = 0;
+  const end = bits + <usize>(bottom - top) * rowBytes;
+  for (let p = bits; p < end; p += 4) area += popcnt<i32>(load<i32>(p));
+  return area;
+}
