@@ -9,8 +9,8 @@
  * box are combined, so the cost follows the boxes, not the image size. Both steps
  * run in WebAssembly (src/core/wasm/assembly/kernels.ts: `logits`, in float32 as
  * the reference's matrix product, and `fillMask`, which says how the fill saves
- * work); this module lays out their inputs. In JavaScript they cost two to three
- * times as much.
+ * work); this module lays out their inputs. In JavaScript the logits took three
+ * times as long and the fill half as long again.
  */
 import { allocateBits, type BoxMask, wordsPerRow } from '../masks/box-mask';
 import { KernelLayout, Kernels } from '../wasm/kernels';
