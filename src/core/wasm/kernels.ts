@@ -33,7 +33,7 @@ interface KernelExports {
 let compiled: WebAssembly.Module | null = null;
 
 /** Where the compiled kernels are: beside the bundle (dist/) that runs this code, or in the repository's dist/ when running from the TypeScript sources (tests, benchmarks). */
-export function kernelsFile(): string {
+function kernelsFile(): string {
   return __filename.endsWith('.ts') ? path.join(__dirname, '..', '..', '..', 'dist', 'kernels.wasm') : path.join(__dirname, 'kernels.wasm');
 }
 
