@@ -1,12 +1,15 @@
 // Bundles every entry point of the extension, its worker, its webview and the CLI, and
 // compiles the engine's WebAssembly kernels beside them (dist/kernels.wasm).
 // Native and heavy packages stay external: they are resolved from node_modules at run time.
+import * as fs from 'node:fs';
 import asc from 'assemblyscript/asc';
 import * as esbuild from 'esbuild';
 import { extensionTestsBuild } from './test/extension/build.mjs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
+// --kernels: only the WebAssembly kernels, which the unit tests and the benchmark load from dist/.
+const kernelsOnly = process.argv.includes('--kernels');
 
 const external = ['vscode', 'onnxruntime-node', 'sharp', '@huggingface/transformers'];
 
@@ -35,7 +38,7 @@ const builds = [
     target: 'node20',
     external,
   },
-  // The engine's worker threads for the letterbox and mask assembly (src/core/parallel/worker-pool.ts
+  // The engine's worker threads for mask assembly (src/core/parallel/worker-pool.ts
   // starts them from beside the bundle that runs the engine: dist/cli.js or dist/engine-worker.js).
   {
     entryPoints: { 'pool-worker': 'src/core/parallel/pool-worker.ts' },
@@ -77,11 +80,21 @@ async function compileKernels() {
   if (error) throw new Error(`compiling the WebAssembly kernels failed:\n${stderr.toString()}`);
 }
 
+/** Recompiles the kernels when their source changes, reporting failures without stopping the watch. */
+function watchKernels() {
+  let timer;
+  fs.watch('src/core/wasm/assembly', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => compileKernels().catch((err) => console.error(err.message)), 100);
+  });
+}
+
 const common = { bundle: true, outdir: 'dist', sourcemap: !production, minify: production, logLevel: 'warning' };
 
 await compileKernels();
 if (watch) {
   for (const b of builds) await (await esbuild.context({ ...common, ...b })).watch();
-} else {
+  watchKernels();
+} else if (!kernelsOnly) {
   await Promise.all(builds.map((b) => esbuild.build({ ...common, ...b })));
 }

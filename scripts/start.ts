@@ -25,7 +25,7 @@ import { QUIET_WORKSPACE_SETTINGS, REPO_ROOT, SERVER_MAIN, startServer, tail, VS
 const DEFAULT_PORT = 8470;
 const FIXTURE_MODEL = path.join(REPO_ROOT, 'models', 'fixtures', 'palette-fastsam.onnx');
 const SAMPLES = path.join(REPO_ROOT, 'samples');
-/** What the extension loads at run time: the host, its engine worker, the editor's webview. */
+/** What the extension loads at run time: the host, its engine worker, the editor's webview, the engine's WebAssembly kernels. */
 const DIST_FILES = ['extension.js', 'engine-worker.js', 'webview.js', 'kernels.wasm'].map((f) => path.join(REPO_ROOT, 'dist', f));
 
 function say(message: string): void {

@@ -107,7 +107,7 @@ describe('MaskAssembler against a per-pixel reference', () => {
     // The last two enlarge a prototype cell to 60 pixels and more: runs that span several words of a row.
     for (const [w, h, size] of [[300, 200, 128], [97, 310, 64], [640, 480, 256], [1000, 700, 64], [450, 1300, 32]] as const) {
       const lb = computeLetterbox(w, h, size);
-      const side = size / 4, channels = 5; // not a multiple of 4: the unrolled and the remaining channels
+      const side = size / 4, channels = 5; // any count: the logits kernel unrolls cells, not channels
       const data = new Float32Array(channels * side * side);
       // Sums of a few broad bumps: masks with curved edges, holes and several parts.
       for (let k = 0; k < channels; k++) {

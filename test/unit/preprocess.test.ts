@@ -317,6 +317,29 @@ describe('letterboxToTensor', () => {
     );
   });
 
+  it('pads every value outside the image, whatever an earlier image left in the kernel memory', () => {
+    // Wide then tall then wide: each image's pixels lie where the next one pads.
+    for (const [w, h] of [[300, 100], [100, 300], [300, 100], [64, 64]] as const) {
+      const lb = computeLetterbox(w, h, 64);
+      const tensor = letterboxToTensor({ data: noise(w, h, w + h), width: w, height: h }, lb);
+      for (let p = 0; p < 3; p++) {
+        for (let y = 0; y < 64; y++) {
+          for (let x = 0; x < 64; x++) {
+            const inside = y >= lb.padTop && y < lb.padTop + lb.newHeight && x >= lb.padLeft && x < lb.padLeft + lb.newWidth;
+            if (!inside && tensor[p * 4096 + y * 64 + x] !== PAD) assert.fail(`${w}×${h}: plane ${p} at ${x},${y} is not padding`);
+          }
+        }
+      }
+    }
+  });
+
+  it('rejects pixel data of the wrong length', () => {
+    assert.throws(
+      () => letterboxToTensor({ data: new Uint8Array(11), width: 2, height: 2 }, computeLetterbox(2, 2, 8)),
+      /has 12 bytes, not 11/,
+    );
+  });
+
   it('rejects pixels of another size than the letterbox', () => {
     assert.throws(
       () => letterboxToTensor({ data: new Uint8Array(12), width: 2, height: 2 }, computeLetterbox(3, 2, 8)),

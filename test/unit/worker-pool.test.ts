@@ -9,9 +9,8 @@ import { computeLetterbox } from '../../src/core/image/letterbox';
 import { MaskAssembler } from '../../src/core/postprocess/assemble-masks';
 import { type AssemblyJob, WorkerPool } from '../../src/core/parallel/worker-pool';
 
-function scene(seed: number) {
+function scene(seed: number, [w, h, size] = [1500, 1000, 256]) {
   const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const [w, h, size] = [1500, 1000, 256];
   const lb = computeLetterbox(w, h, size);
   const side = size / 4, channels = 32;
   const data = Float32Array.from({ length: channels * side * side }, () => rand() * 2 - 1);
@@ -40,6 +39,21 @@ describe('WorkerPool', () => {
       await pool.dispose();
     }
     assert.equal(pool.activeWorkers, 0);
+  });
+
+  it('gives the workers the larger memory a larger image needs, and a smaller image after it', async () => {
+    const pool = new WorkerPool(2);
+    try {
+      // Each image grows the pool's memory past the last (prototypes and every thread's scratch).
+      for (const [seed, dims] of [[7, [600, 400, 128]], [8, [4000, 3000, 640]], [9, [300, 200, 64]]] as const) {
+        const { geometry, protos, jobs } = scene(seed, [...dims]);
+        const alone = new MaskAssembler(geometry, protos);
+        assert.deepEqual(await pool.assembleMasks(geometry, protos, jobs), jobs.map((j) => alone.assemble(j.coefficients, j.box)), `${dims}`);
+        assert.equal(pool.activeWorkers, 2, 'both workers answered');
+      }
+    } finally {
+      await pool.dispose();
+    }
   });
 
   it('runs jobs asked for at once one after the other, each with its own result', async () => {

@@ -12,7 +12,7 @@
  * letterbox kernel (src/core/wasm/assembly/kernels.ts) follows OpenCV's 8-bit
  * INTER_LINEAR, fixed-point weights and rounding included (checked bit for bit
  * against opencv-python 4.14), and writes the float tensor as it goes:
- * resizing and conversion are one pass.
+ * resizing and conversion are one pass over the pixels.
  * The price is decoding at full size, where sharp could shrink a large JPEG
  * while decoding it: for a 6000×4000 JPEG that is about 0.4 s instead of
  * 0.06 s on a 2-core machine, but with different pixels.
@@ -22,7 +22,7 @@ import { openImage, rgbPipeline, runRgbPipeline } from './decode';
 import type { ImageInfo, ImageReadOptions, ImageSource, OpenedImage, RgbImage } from './decode';
 import { computeLetterbox, roundHalfEven } from './letterbox';
 import type { Letterbox } from './letterbox';
-import { KernelLayout, Kernels } from '../wasm/kernels';
+import { KernelLayout, Kernels, kernelMemory } from '../wasm/kernels';
 
 /** Ultralytics' LetterBox padding colour (all three channels). */
 export const PAD_VALUE = 114;
@@ -61,7 +61,6 @@ export async function letterboxTensor(
   return { tensor, letterbox, info: image.info, timings: { decode: decoded - start, preprocess: done - decoded } };
 }
 
-
 /** The value PyTorch's `img.float() / 255` gives a byte, in float32. */
 const PAD_UNIT = Math.fround(PAD_VALUE / 255);
 
@@ -72,7 +71,7 @@ const COEF_SCALE = 2048;
  * The letterbox kernel's memory, kept between images so that it is touched for
  * the first time once (fresh memory costs a page fault per 4 KiB, which on some
  * virtual machines takes longer than the letterbox itself), up to this size: a
- * 24 MP photo at S = 1024. A larger image gets a memory of its own, freed after.
+ * 40 MP photo at S = 1024. A larger image gets a memory of its own, freed after.
  */
 const RETAINED_KERNEL_BYTES = 128 * 2 ** 20;
 let retainedKernels: Kernels | null = null;
@@ -83,14 +82,17 @@ let retainedKernels: Kernels | null = null;
  * tensor from an earlier image can be reused: a fresh 12 MB (S = 1024) costs
  * thousands of page faults on first touch.
  *
- * The resampling runs in WebAssembly (src/core/wasm), about five times as fast
- * as the same arithmetic in JavaScript; this function lays out its inputs.
+ * The resampling runs in WebAssembly (src/core/wasm); this function lays out
+ * its inputs, copies the pixels in and the tensor out.
  */
 export function letterboxToTensor(rgb: RgbImage, lb: Letterbox, output?: Float32Array): Float32Array {
   if (rgb.width !== lb.imageWidth || rgb.height !== lb.imageHeight) {
     throw new RangeError(
       `image is ${rgb.width}×${rgb.height} but the letterbox is for ${lb.imageWidth}×${lb.imageHeight}`,
     );
+  }
+  if (rgb.data.length !== rgb.width * rgb.height * 3) {
+    throw new RangeError(`a ${rgb.width}×${rgb.height} RGB image has ${rgb.width * rgb.height * 3} bytes, not ${rgb.data.length}`);
   }
   const { size, newWidth, newHeight, padLeft, padTop } = lb;
   const values = 3 * size * size;
@@ -104,12 +106,10 @@ export function letterboxToTensor(rgb: RgbImage, lb: Letterbox, output?: Float32
   const rows = layout.take(16 * newHeight);
   const scratch = layout.take(24 * newWidth);
   const tensor = layout.take(4 * values);
-  let kernels: Kernels;
-  if (layout.size <= RETAINED_KERNEL_BYTES) {
-    kernels = retainedKernels ??= new Kernels();
-  } else {
-    kernels = new Kernels();
-  }
+  const kernels =
+    layout.size <= RETAINED_KERNEL_BYTES
+      ? (retainedKernels ??= new Kernels(kernelMemory(RETAINED_KERNEL_BYTES)))
+      : new Kernels(kernelMemory(layout.size));
   kernels.reserve(layout.size);
 
   const memory = kernels.memory.buffer;

@@ -4,8 +4,8 @@
  * It is a pure function of large inputs, which the workers read from shared
  * memory; `session.run` has used every core and leaves them idle when it
  * returns, so this is the assembly's time divided by the cores. (The letterbox,
- * before `session.run`, runs in WebAssembly on the engine's thread, faster
- * there than the JavaScript letterbox ran shared out.)
+ * before `session.run`, runs in WebAssembly on the engine's thread alone: about
+ * 7 ms for a 3 MP photo at S = 1024.)
  *
  * The work is not split in fixed shares: every thread, the engine's included,
  * takes the next mask from a shared counter until none is left. A thread
@@ -128,7 +128,7 @@ export class WorkerPool {
   private async assembleNow(geometry: MaskGeometry, protos: Prototypes, jobs: readonly AssemblyJob[]): Promise<BoxMask[]> {
     const workers = jobs.length > 1 ? this.startWorkers() : [];
     const { channels, height, width } = protos;
-    const placed = placePrototypes(this.kernels, geometry, protos, 1 + workers.length);
+    const placed = placePrototypes(geometry, protos, 1 + workers.length, this.kernels);
     const assembler = new MaskAssembler(geometry, { channels, height, width, kernels: this.kernels, offset: placed.offset, scratch: placed.scratch[0]! });
     const assemble = (i: number) => assembler.assemble(jobs[i]!.coefficients, jobs[i]!.box);
     if (workers.length === 0) return jobs.map((_, i) => assemble(i));
@@ -142,7 +142,7 @@ export class WorkerPool {
       coefficients.set(job.coefficients.subarray(0, channels), i * channels);
       boxes.set(job.box, i * 4);
     });
-    const counter = this.claimCounter(0);
+    const counter = this.claimCounter();
     const request = (worker: number): AssemblyRequest => ({
       geometry,
       protos: { memory: this.kernels.memory, offset: placed.offset, scratch: placed.scratch[1 + worker]!, channels, height, width },
@@ -168,10 +168,10 @@ export class WorkerPool {
     return results.map((mask, i) => mask ?? assemble(i));
   }
 
-  /** The shared counter of the job about to start, set to `first`. */
-  private claimCounter(first: number): Int32Array {
+  /** The shared counter of the job about to start, set to 0. */
+  private claimCounter(): Int32Array {
     this.claims ??= new Int32Array(new SharedArrayBuffer(4));
-    Atomics.store(this.claims, 0, first);
+    Atomics.store(this.claims, 0, 0);
     return this.claims;
   }
 

@@ -13,7 +13,7 @@
  * times as long and the fill half as long again.
  */
 import { allocateBits, type BoxMask, wordsPerRow } from '../masks/box-mask';
-import { KernelLayout, Kernels } from '../wasm/kernels';
+import { KernelLayout, Kernels, kernelMemory } from '../wasm/kernels';
 
 export interface MaskGeometry {
   imageWidth: number;
@@ -63,17 +63,18 @@ export interface PlacedPrototypes extends PrototypeShape {
 }
 
 /**
- * Copies `protos` into the memory of `kernels`, grown as needed, with scratch
- * for each of `threads` threads that assemble masks of an image of `geometry`.
- * Threads with kernel instances of their own over the same (shared) memory use
- * the same offsets.
+ * Copies `protos` into kernel memory, with scratch for each of `threads` threads
+ * that assemble masks of an image of `geometry`: into the memory of `kernels`,
+ * grown as needed, or into a memory of their own, as large as they need. Threads
+ * with kernel instances of their own over the same (shared) memory use the same
+ * offsets.
  */
 export function placePrototypes(
-  kernels: Kernels,
   geometry: MaskGeometry,
   protos: Prototypes,
   threads: number,
-): { offset: number; scratch: AssemblerScratch[] } {
+  kernels?: Kernels,
+): { kernels: Kernels; offset: number; scratch: AssemblerScratch[] } {
   const { imageWidth: W, imageHeight: H } = geometry;
   const layout = new KernelLayout();
   const offset = layout.take(4 * protos.data.length);
@@ -86,9 +87,10 @@ export function placePrototypes(
     template: layout.take(4 * wordsPerRow(W)),
     bits: layout.take(4 * wordsPerRow(W) * H),
   }));
+  kernels ??= new Kernels(kernelMemory(layout.size));
   kernels.reserve(layout.size);
   new Float32Array(kernels.memory.buffer, offset, protos.data.length).set(protos.data);
-  return { offset, scratch };
+  return { kernels, offset, scratch };
 }
 
 /** For each image pixel index along one axis: the two prototype cells to blend and the weight of the second. */
@@ -131,8 +133,7 @@ export class MaskAssembler {
     protos: Prototypes | PlacedPrototypes,
   ) {
     if ('data' in protos) {
-      const kernels = new Kernels();
-      const { offset, scratch } = placePrototypes(kernels, geometry, protos, 1);
+      const { kernels, offset, scratch } = placePrototypes(geometry, protos, 1);
       protos = { channels: protos.channels, height: protos.height, width: protos.width, kernels, offset, scratch: scratch[0]! };
     }
     this.protos = protos;

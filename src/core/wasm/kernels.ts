@@ -51,9 +51,15 @@ function kernelModule(): WebAssembly.Module {
   return compiled;
 }
 
-/** A shared memory for the kernels, as small as can be until `reserve` grows it. */
-export function kernelMemory(): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+/**
+ * A shared memory for the kernels, as small as can be until `reserve` grows it,
+ * up to `maximumBytes`. A shared memory reserves address space for its maximum
+ * when it is made, so a memory for one image asks for what that image needs.
+ */
+export function kernelMemory(maximumBytes = MAX_PAGES * PAGE_BYTES): WebAssembly.Memory {
+  const maximum = Math.ceil(maximumBytes / PAGE_BYTES);
+  if (maximum > MAX_PAGES) throw new RangeError(`the engine's kernels need ${maximumBytes} bytes of memory, more than WebAssembly's 4 GiB`);
+  return new WebAssembly.Memory({ initial: 1, maximum, shared: true });
 }
 
 /**

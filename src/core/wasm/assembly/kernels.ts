@@ -190,9 +190,6 @@ function setBitRange(row: usize, from: i32, to: i32): void {
  * column weight grows from one pixel to the next. `runs` (16 bytes per column),
  * `mixed` (4 per column) and `template` (one row of words) are scratch; `bits`
  * receives the rows of words.
- *
- * The arithmetic is double precision with each blend rounded to float32,
- * matching the JavaScript this replaced bit for bit.
  */
 export function fillMask(
   logits: usize, cells: i32, r0: i32, c0: i32,
