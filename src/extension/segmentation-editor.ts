@@ -16,6 +16,7 @@ import type { SegmentationResult, SegmentedMask } from '../core/engine';
 import { CancelledError, ModelError, UserFacingError } from '../core/errors';
 import { EXPORT_FORMAT_INFO, type ExportFormatId, planOutputs } from '../core/export/format-names';
 import { selectEverything } from '../core/prompts/select';
+import { fileNameList } from '../shared/file-names';
 import type { ConversionNotice, EngineClient, ImageHeader, WorkerPhase } from './engine-client';
 import { Disposable } from './dispose';
 import { exportFileSet } from './export-files';
@@ -414,7 +415,7 @@ export class SegmentationEditor extends Disposable {
         written = outcome.paths;
       }
       this.services.log.info(`Exported ${masks.length} mask(s) of ${imagePath} to ${written.join(', ')}`);
-      this.post({ type: 'exportDone', ok: true, path: written[0]! });
+      this.post({ type: 'exportDone', ok: true, paths: written });
       void revealOffer(written, maskOnly);
       return maskOnly ? { status: 'written', path: written[0]! } : { status: 'written', path: written[0]!, paths: written };
     } catch (e) {
@@ -756,11 +757,10 @@ async function revealOffer(files: readonly string[], maskOnly: boolean): Promise
   const reveal = 'Reveal in Explorer';
   const [file] = files;
   if (file === undefined) return;
-  const names = files.map((f) => path.basename(f));
   const message =
     maskOnly ? `Saved the mask to ${file}`
     : files.length === 1 ? `Saved ${file}`
-    : `Saved ${names.length} files to ${path.dirname(file)}: ${names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`}`;
+    : `Saved ${files.length} files to ${path.dirname(file)}: ${fileNameList(files)}`;
   const answer = await vscode.window.showInformationMessage(message, reveal);
   if (answer !== reveal) return;
   const uri = vscode.Uri.file(file);

@@ -85,8 +85,8 @@ export interface SegmentationMessage {
 export interface ExportDoneMessage {
   type: 'exportDone';
   ok: boolean;
-  /** The written file, when ok. */
-  path?: string;
+  /** The files written, when ok: the mask alone, or one per format chosen. */
+  paths?: string[];
   message?: string;
   /** With ok: false, the user cancelled (a dialog): shown as a notice, not as an error. */
   cancelled?: boolean;

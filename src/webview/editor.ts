@@ -4,6 +4,7 @@
  * piece of logic worth testing lives in the pure modules it calls.
  */
 import { selectEverything } from '../core/prompts/select';
+import { baseName, fileNameList } from '../shared/file-names';
 import type { HostToWebview, InitMessage, SegmentationMessage, StageTimingsMessage, EnginePhase, TextResultMessage } from '../shared/protocol';
 import { formatInt, formatPixels, formatScore, plural } from './format';
 import type { Host } from './host';
@@ -276,9 +277,15 @@ export class Editor {
         this.exporting = false;
         clearTimeout(this.exportTimer);
         if (m.ok) {
-          const where = m.path ?? 'file';
-          this.notice.show(`Exported to ${baseName(where)}`, 'info', where);
-          this.announcer.say(`Exported to ${where}`);
+          const paths = m.paths ?? [];
+          if (paths.length === 1) {
+            this.notice.show(`Exported to ${baseName(paths[0]!)}`, 'info', paths[0]);
+            this.announcer.say(`Exported to ${paths[0]}`);
+          } else {
+            const text = `Exported ${paths.length} files: ${fileNameList(paths)}`;
+            this.notice.show(text, 'info', paths.join('\n'));
+            this.announcer.say(text);
+          }
         } else {
           // The host's message is written for the user; it is shown as it is.
           const text = m.message ?? (m.cancelled ? 'Export cancelled.' : 'Export failed.');
@@ -885,10 +892,6 @@ export class Editor {
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function baseName(path: string): string {
-  return path.split(/[\\/]/).pop() || path;
 }
 
 /** Focusable controls where Space means "press", not "pan". */

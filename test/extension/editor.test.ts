@@ -483,7 +483,7 @@ describe('segmentation editor', function () {
     it('writes <stem>.mask.png beside the image: 8-bit gray 0/255, the image’s size', async () => {
       const { outcome, done } = await exportSelection([0]);
       assert.deepEqual(outcome, { status: 'written', path: maskFile() });
-      assert.deepEqual(done, { type: 'exportDone', ok: true, path: maskFile() });
+      assert.deepEqual(done, { type: 'exportDone', ok: true, paths: [maskFile()] });
       const png = await readMask(maskFile());
       assert.deepEqual([png.width, png.height, png.channels], [480, 360, 1]);
       assert.deepEqual([...png.values].sort((a, b) => a - b), [0, 255]);
@@ -531,7 +531,7 @@ describe('segmentation editor', function () {
       script({ whenExists: async () => 'overwrite' });
       const done = nextMessage(api, uri, 'exportDone');
       await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [] });
-      assert.deepEqual(await done, { type: 'exportDone', ok: true, path: maskFile() });
+      assert.deepEqual(await done, { type: 'exportDone', ok: true, paths: [maskFile()] });
     });
 
     it('in a read-only folder, says so and offers Save As', async function () {

@@ -414,7 +414,7 @@ describe('export', function () {
       const { outcome, done: message } = await exportSelection([0, 2]);
       assert.deepEqual(asked, [], 'nothing was in the way');
       assert.deepEqual(outcome, { status: 'written', path: files()[0], paths: files() });
-      assert.deepEqual(message, { type: 'exportDone', ok: true, path: files()[0] });
+      assert.deepEqual(message, { type: 'exportDone', ok: true, paths: files() });
       assert.equal(requests[0]!.title, 'Export 2 selected masks of editor.png');
       assert.equal(requests[0]!.files.coco, 'editor.coco.json');
       const coco = JSON.parse(fs.readFileSync(files()[1]!, 'utf8')) as { annotations: { bbox: number[] }[]; images: { file_name: string }[] };
@@ -467,7 +467,7 @@ describe('export', function () {
       const doneMessage = nextMessage(api, uri, 'exportDone');
       await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [] });
       const index = path.join(folder, 'editor.masks.png');
-      assert.deepEqual(await doneMessage, { type: 'exportDone', ok: true, path: index });
+      assert.deepEqual(await doneMessage, { type: 'exportDone', ok: true, paths: [index] });
       const { data, info } = await sharp(index).raw().toBuffer({ resolveWithObject: true });
       const at = (x: number, y: number) => data[(y * info.width + x) * info.channels]!;
       // Largest first: the ellipse (≈17,700 px), the red rectangle (16,500), the green one (10,800).

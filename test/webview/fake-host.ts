@@ -250,7 +250,7 @@ async function handle(m: WebviewToHost): Promise<void> {
       toWebview({ type: 'status', phase: 'cancelled', model: MODEL, executionProvider: PROVIDER });
       return;
     case 'export':
-      setTimeout(() => toWebview({ type: 'exportDone', ok: true, path: '/home/user/pictures/still-life.mask.png' }), 150);
+      setTimeout(() => toWebview({ type: 'exportDone', ok: true, paths: ['/home/user/pictures/still-life.mask.png'] }), 150);
       return;
     case 'chooseModel':
       modelChosen = true;

@@ -356,6 +356,13 @@ async function mainFlow(browser: Browser, base: string, theme: 'dark' | 'light')
     assert.equal(await text(page, '.notice-text'), 'Exported to still-life.mask.png');
     await page.waitForFunction(() => document.querySelector('[aria-live="polite"]')?.textContent === 'Exported to /home/user/pictures/still-life.mask.png');
     await shot(page, `${P}10-exported`);
+    // Several formats: the notice names every file, the first three and a count past four.
+    const written = ['a.mask.png', 'a.coco.json', 'a.txt', 'a.json', 'a.cutout.png'].map((f) => `/home/user/pictures/${f}`);
+    await page.evaluate((paths) => window.__fakeHost.send({ type: 'exportDone', ok: true, paths: paths.slice(0, 3) }), written);
+    await page.waitForSelector('.notice-text:has-text("Exported 3 files: a.mask.png, a.coco.json, a.txt")');
+    await page.evaluate((paths) => window.__fakeHost.send({ type: 'exportDone', ok: true, paths }), written);
+    await page.waitForSelector('.notice-text:has-text("Exported 5 files: a.mask.png, a.coco.json, a.txt and 2 more")');
+    assert.equal(await page.getAttribute('.notice-text', 'title'), written.join('\n'));
     // A failure is shown as an error, in the host's words; a cancelled dialog is not an error.
     await page.evaluate(() => window.__fakeHost.send({ type: 'exportDone', ok: false, message: 'Cannot write still-life.mask.png: permission denied.' }));
     await page.waitForSelector('.notice.is-error:has-text("permission denied")');
