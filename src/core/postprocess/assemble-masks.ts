@@ -93,39 +93,47 @@ export function placePrototypes(
   return { kernels, offset, scratch };
 }
 
-/** For each image pixel index along one axis: the two prototype cells to blend and the weight of the second. */
-interface AxisSampling {
-  lo: Int32Array;
-  hi: Int32Array;
-  weight: Float32Array;
-  /** The first pixel index after i whose `lo` differs from pixel i's: pixels in between blend the same two cells. */
-  runEnd: Int32Array;
-  /** How much `weight` grows from one pixel to the next within a run. */
-  step: number;
-}
-function axisSampling(imageSide: number, resizedSide: number, pad: number, modelSize: number, protoSide: number): AxisSampling {
-  const lo = new Int32Array(imageSide);
-  const hi = new Int32Array(imageSide);
-  const weight = new Float32Array(imageSide);
+/**
+ * The sampling of one image axis, written as the fill kernel reads it: for each
+ * pixel index i, from entry `first` on, 16 bytes (4 values of `ints`, and of
+ * `floats`, two views of the same table): the two prototype cells to blend (lo,
+ * hi), the weight of the second (float32), and the first pixel index after i
+ * whose lo differs (pixels in between blend the same two cells). Returns how much
+ * the weight grows from one pixel to the next within such a run.
+ */
+function writeAxisSampling(
+  ints: Int32Array,
+  floats: Float32Array,
+  first: number,
+  imageSide: number,
+  resizedSide: number,
+  pad: number,
+  modelSize: number,
+  protoSide: number,
+): number {
   const toModel = resizedSide / imageSide;
   const toProto = protoSide / modelSize;
   for (let i = 0; i < imageSide; i++) {
     const u = Math.max(0, ((i + 0.5) * toModel + pad) * toProto - 0.5);
     const u0 = Math.min(Math.floor(u), protoSide - 1);
-    lo[i] = u0;
-    hi[i] = Math.min(u0 + 1, protoSide - 1);
-    weight[i] = u - u0;
+    const e = 4 * (first + i);
+    ints[e] = u0;
+    ints[e + 1] = Math.min(u0 + 1, protoSide - 1);
+    floats[e + 2] = u - u0;
   }
-  const runEnd = new Int32Array(imageSide);
-  for (let i = imageSide - 1; i >= 0; i--) runEnd[i] = i + 1 < imageSide && lo[i + 1] === lo[i] ? runEnd[i + 1]! : i + 1;
-  return { lo, hi, weight, runEnd, step: toModel * toProto };
+  for (let i = imageSide - 1; i >= 0; i--) {
+    const e = 4 * (first + i);
+    ints[e + 3] = i + 1 < imageSide && ints[e + 4] === ints[e] ? ints[e + 7]! : i + 1;
+  }
+  return toModel * toProto;
 }
 
 /** Precomputed sampling tables of one image, shared by all its masks. */
 export class MaskAssembler {
   private readonly protos: PlacedPrototypes;
-  private readonly cols: AxisSampling;
-  private readonly rows: AxisSampling;
+  /** The sampling tables in kernel memory (see `writeAxisSampling`): image columns, then image rows. */
+  private readonly table: Int32Array;
+  private readonly columnStep: number;
 
   /** Plain `Prototypes` are copied into a kernel memory of the assembler's own. */
   constructor(
@@ -138,23 +146,12 @@ export class MaskAssembler {
     }
     this.protos = protos;
     const g = geometry;
-    this.cols = axisSampling(g.imageWidth, g.resizedWidth, g.padLeft, g.modelSize, protos.width);
-    this.rows = axisSampling(g.imageHeight, g.resizedHeight, g.padTop, g.modelSize, protos.height);
-    // The tables as the fill kernel reads them: lo, hi, weight and run end of each column, then of each row.
     const memory = protos.kernels.memory.buffer;
-    const entries = g.imageWidth + g.imageHeight;
-    const ints = new Int32Array(memory, protos.scratch.tables, 4 * entries);
-    const floats = new Float32Array(memory, protos.scratch.tables, 4 * entries);
-    [this.cols, this.rows].forEach((axis, a) => {
-      const first = a === 0 ? 0 : g.imageWidth;
-      for (let i = 0; i < axis.lo.length; i++) {
-        const e = 4 * (first + i);
-        ints[e] = axis.lo[i]!;
-        ints[e + 1] = axis.hi[i]!;
-        floats[e + 2] = axis.weight[i]!;
-        ints[e + 3] = axis.runEnd[i]!;
-      }
-    });
+    const entries = 4 * (g.imageWidth + g.imageHeight);
+    this.table = new Int32Array(memory, protos.scratch.tables, entries);
+    const floats = new Float32Array(memory, protos.scratch.tables, entries);
+    this.columnStep = writeAxisSampling(this.table, floats, 0, g.imageWidth, g.resizedWidth, g.padLeft, g.modelSize, protos.width);
+    writeAxisSampling(this.table, floats, g.imageWidth, g.imageHeight, g.resizedHeight, g.padTop, g.modelSize, protos.height);
   }
 
   /**
@@ -175,15 +172,16 @@ export class MaskAssembler {
     const bits = allocateBits(width, height);
     if (width === 0 || height === 0) return { imageWidth: W, imageHeight: H, left, top, width, height, bits, area: 0 };
 
-    const { cols, rows } = this;
-    const c0 = cols.lo[left]!, c1 = cols.hi[right - 1]!;
-    const r0 = rows.lo[top]!, r1 = rows.hi[bottom - 1]!;
+    // The prototype cells under the box: lo of its first column and row, hi of its last.
+    const { table } = this;
+    const c0 = table[4 * left]!, c1 = table[4 * (right - 1) + 1]!;
+    const r0 = table[4 * (W + top)]!, r1 = table[4 * (W + bottom - 1) + 1]!;
     const { kernels, offset, scratch, channels, height: ph, width: pw } = this.protos;
     new Float32Array(kernels.memory.buffer, scratch.coefficients, channels).set(coefficients.subarray(0, channels));
     kernels.logits(offset, pw, ph, channels, scratch.coefficients, r0, r1, c0, c1, scratch.logits);
     const area = kernels.fillMask(
       scratch.logits, c1 - c0 + 1, r0, c0,
-      scratch.tables, W, cols.step,
+      scratch.tables, W, this.columnStep,
       left, right, top, bottom,
       scratch.runs, scratch.mixed, scratch.template, scratch.bits,
     );
