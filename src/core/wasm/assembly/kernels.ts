@@ -159,7 +159,8 @@ export function logits(
 
 // ---------------------------------------------------------------------------
 // Mask fill: the bilinear upsampling of a mask's logits to the image's pixels,
-// thresholded at 0, as bits (src/core/postprocess/assemble-masks.ts says how).
+// thresholded at 0, as bits (src/core/postprocess/assemble-masks.ts lays out
+// its inputs).
 
 /** Sets bits [from, to) of the row of 32-bit words at `row`. */
 @inline
@@ -236,7 +237,7 @@ export function fillMask(
       const p = load<f32>(a0 + lo), q = load<f32>(a0 + hi);
       const s = load<f32>(b0 + lo), t = load<f32>(b0 + hi);
       if (p > 0 && q > 0 && s > 0 && t > 0) setBitRange(template, load<i32>(r), load<i32>(r, 4));
-      else if (p > 0 || q > 0 || s > 0 || t > 0) { store<i32>(mixed + (<usize>mixedRuns << 2), j); mixedRuns++; }
+      else if (p > 0 || q > 0 || s > 0 || t > 0) store<i32>(mixed + (<usize>(mixedRuns++) << 2), j);
     }
     for (; y < bandEnd; y++) {
       const row = bits + <usize>(y - top) * rowBytes;
