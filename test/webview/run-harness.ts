@@ -526,8 +526,9 @@ async function textFlow(browser: Browser, base: string): Promise<void> {
     await page.waitForFunction(() => window.__fakeHost.sent.some((m) => m.type === 'textQuery'));
     const [query] = await textQueries();
     assert.equal(query?.text, 'the cup');
+    // The field says "Searching…" the moment the query is sent, then what the host reports.
     await page.waitForSelector('.text-query-progress:not([hidden])');
-    assert.equal(await text(page, '.text-query-progress'), 'Loading CLIP…');
+    await page.waitForFunction(() => document.querySelector('.text-query-progress')?.textContent === 'Loading CLIP…', undefined, { timeout: TIMEOUT });
     assert.equal(await page.getAttribute('.text-query', 'aria-busy'), 'true');
     await shot(page, 'dark-17-text-searching');
     await waitSelected(page, [id.cup!], 'the best match is selected');
