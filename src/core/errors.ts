@@ -24,6 +24,11 @@ export class PromptError extends UserFacingError {
   override name = 'PromptError';
 }
 
+/** The engine's own files (its WebAssembly kernels) are missing or damaged: the installation is incomplete. */
+export class InstallationError extends UserFacingError {
+  override name = 'InstallationError';
+}
+
 /** Work stopped because the caller asked; not a failure to report. */
 export class CancelledError extends Error {
   override name = 'CancelledError';

@@ -19,9 +19,10 @@ export function assertCliBuilt(): void {
   assert.ok(existsSync(CLI), `${CLI} is missing: run "npm run build" first`);
 }
 
-export function fastsam(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliRun> {
+/** Runs `fastsam args`; `cli` is another copy of the bundle (a broken installation, say). */
+export function fastsam(args: string[], env: NodeJS.ProcessEnv = process.env, cli = CLI): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { maxBuffer: 256 * 1024 * 1024, env }, (error, stdout, stderr) => {
+    execFile(process.execPath, [cli, ...args], { maxBuffer: 256 * 1024 * 1024, env }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -3,10 +3,10 @@
  * first) in a child process, on shape images it has never seen.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { assertCliBuilt, fastsam } from '../helpers/cli';
+import { assertCliBuilt, CLI, fastsam } from '../helpers/cli';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { fromFullMask } from '../../src/core/masks/box-mask';
@@ -204,6 +204,24 @@ describe('fastsam segment: bad input', () => {
     assert.equal(run.code, 1);
     assert.equal(parseLines(run.stdout).length, 1);
     assert.equal(run.stderr.trimEnd().split('\n').length, 1);
+  });
+
+  it('an installation without its WebAssembly kernels, or with damaged ones, says so in one line', async () => {
+    // The bundle alone, as a broken install would have it; its packages still resolve from the repository.
+    const install = mkdtempSync(path.join(dir, 'install-'));
+    for (const f of ['cli.js', 'pool-worker.js']) copyFileSync(path.join(path.dirname(CLI), f), path.join(install, f));
+    const file = await writeScene('kernels.png', randomScene(SEED + 10, 200, 150, paletteColors));
+    const env = { ...process.env, NODE_PATH: path.resolve(__dirname, '../../node_modules') };
+    for (const [state, pattern] of [['missing', /kernels are missing \(.*kernels\.wasm\): reinstall the extension/], ['damaged', /kernels are damaged \(.*kernels\.wasm\): reinstall the extension/]] as const) {
+      if (state === 'damaged') writeFileSync(path.join(install, 'kernels.wasm'), 'not WebAssembly');
+      const out = mkdtempSync(path.join(dir, 'out-'));
+      const run = await fastsam(['segment', file, '--model', model, '--out', out], env, path.join(install, 'cli.js'));
+      assert.equal(run.code, 1, `${state}: ${run.stderr}`);
+      const lines = run.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, `${state}: one line, got: ${run.stderr}`);
+      assert.match(lines[0]!, pattern);
+      assert.deepEqual(readdirSync(out), []);
+    }
   });
 
   it('usage errors exit 2', async () => {

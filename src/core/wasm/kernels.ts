@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { InstallationError } from '../errors';
 
 const PAGE_BYTES = 65536;
 /** wasm32's limit, 4 GiB. A shared memory must declare a maximum; it reserves address space, not memory. */
@@ -40,13 +41,19 @@ function kernelsFile(): string {
 function kernelModule(): WebAssembly.Module {
   if (!compiled) {
     const file = kernelsFile();
+    // Only a broken installation or an unbuilt checkout gets here, so the message says how to mend either.
+    const mend = 'reinstall the extension, or run "npm run build" in a source checkout';
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = readFileSync(file) as Uint8Array<ArrayBuffer>;
     } catch (err) {
-      throw new Error(`The engine's WebAssembly kernels are missing (${file}); "npm run build" compiles them.`, { cause: err });
+      throw new InstallationError(`The engine's WebAssembly kernels are missing (${file}): ${mend}.`, { cause: err });
     }
-    compiled = new WebAssembly.Module(bytes);
+    try {
+      compiled = new WebAssembly.Module(bytes);
+    } catch (err) {
+      throw new InstallationError(`The engine's WebAssembly kernels are damaged (${file}): ${mend}.`, { cause: err });
+    }
   }
   return compiled;
 }
