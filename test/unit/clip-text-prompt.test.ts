@@ -20,7 +20,7 @@ import { PromptError } from '../../src/core/errors';
 import { toFullMask } from '../../src/core/masks/box-mask';
 import { OnnxGraph } from '../../src/core/onnx/graph';
 import { clipFixturePath } from '../helpers/clip-fixture';
-import { assertShapesFound, colorName, palette, paletteColors, paletteModelPath } from '../helpers/fixture-model';
+import { assertShapesFound, colorName, iouBound, palette, paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { encodeScene, maskIoU, randomScene, renderScene, type RGB, type Scene, shapeMask } from '../helpers/shapes';
 import type { ToWorker } from '../helpers/text-prompt-worker';
 
@@ -71,8 +71,9 @@ describe('text prompts on random shape scenes', () => {
         const what = `seed ${seed}, "${text}"`;
         assert.equal(answer.selected.length, 1, what);
         assert.equal(answer.selected[0], found[i], `${what}: selected mask ${answer.selected[0]}, the shape is mask ${found[i]}`);
+        // The bound the segmentation itself meets (smaller shapes have more edge per area).
         const iou = iouWithShape(scene, result, answer.selected[0]!, i);
-        assert.ok(iou >= 0.95, `${what}: IoU ${iou.toFixed(3)} with the drawn shape`);
+        assert.ok(iou >= iouBound(scene, i), `${what}: IoU ${iou.toFixed(3)} with the drawn shape`);
         assert.ok(answer.ranked[0]!.score > 0.99, `${what}: best score ${answer.ranked[0]!.score}`);
         const total = answer.ranked.reduce((s, r) => s + r.score, 0);
         assert.ok(Math.abs(total - 1) < 1e-9, `${what}: scores sum to ${total}`);
