@@ -2,7 +2,9 @@
  * Writing output files without ever leaving a half-written file or silently
  * replacing one: data goes to a temporary file in the destination folder, then is
  * renamed into place (atomic on one file system). Without `overwrite`, the final
- * step is a hard link, which fails if the destination appeared meanwhile.
+ * step is a hard link, which fails if the destination appeared meanwhile. A set
+ * of files is written all or nothing: when one cannot be placed, those placed
+ * before it are removed, and files they replaced come back.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -80,17 +82,23 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
 /**
  * Writes several files that belong together (an index PNG and its JSON): all are
  * written to temporary files first, and only if every write succeeded are they
- * placed. When placing fails half-way, the files already placed are removed.
+ * placed. When placing fails half-way, the files already placed are removed and,
+ * with `overwrite`, the files they replaced are put back (each is kept as a hard
+ * link until the whole set is in place). A target that is a folder is refused
+ * before anything is written.
  */
 export async function writeFilesAtomic(
   files: readonly { path: string; data: Uint8Array | string }[],
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const overwrite = options.overwrite ?? false;
-  if (!overwrite) {
-    for (const f of files) {
-      if (await exists(f.path)) throw new OutputWriteError('exists', f.path, `${f.path} already exists; it was not overwritten`);
-    }
+  const replaced = new Set<string>();
+  for (const f of files) {
+    const stat = await fs.lstat(f.path).catch(() => null);
+    if (!stat) continue;
+    if (stat.isDirectory()) throw new OutputWriteError('exists', f.path, `Cannot write ${f.path}: a folder of that name is in the way`);
+    if (!overwrite) throw new OutputWriteError('exists', f.path, `${f.path} already exists; it was not overwritten`);
+    replaced.add(f.path);
   }
   const temps: string[] = [];
   try {
@@ -99,18 +107,40 @@ export async function writeFilesAtomic(
     await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
     throw e;
   }
-  const placed: string[] = [];
+  const placed: { target: string; previous: string | null }[] = [];
   try {
     for (let i = 0; i < files.length; i++) {
-      await place(temps[i]!, files[i]!.path, overwrite);
-      placed.push(files[i]!.path);
+      const target = files[i]!.path;
+      const previous = replaced.has(target) ? await keepPrevious(target) : null;
+      try {
+        await place(temps[i]!, target, overwrite);
+      } catch (e) {
+        // A rename that failed left the previous file in place.
+        if (previous) await fs.rm(previous, { force: true });
+        throw e;
+      }
+      placed.push({ target, previous });
     }
   } catch (e) {
     await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
-    // Files this call created are removed; with overwrite, what they replaced is already gone.
-    if (!overwrite) await Promise.all(placed.map((p) => fs.rm(p, { force: true })));
+    for (const { target, previous } of placed) {
+      if (previous) await fs.rename(previous, target).catch(() => undefined);
+      else await fs.rm(target, { force: true });
+    }
     throw e;
   }
+  await Promise.all(placed.map(({ previous }) => (previous ? fs.rm(previous, { force: true }) : undefined)));
+}
+
+/** A hard link to `target` beside it, so that replacing `target` can be undone. */
+async function keepPrevious(target: string): Promise<string> {
+  const link = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.previous`);
+  try {
+    await fs.link(target, link);
+  } catch (e) {
+    throw describeWriteError(e, target);
+  }
+  return link;
 }
 
 export async function exists(p: string): Promise<boolean> {
