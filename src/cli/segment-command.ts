@@ -2,15 +2,14 @@
  * `fastsam segment`: one engine, loaded once, for every image on the command line.
  */
 import * as path from 'node:path';
-import { promises as fs } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FastSamEngine } from '../core/engine';
 import { PromptError, UserFacingError } from '../core/errors';
-import { collectImages } from '../core/export/batch';
+import { collectImages, outputConflicts } from '../core/export/batch';
 import { ensureFolder, type ExportFormatId, type ImageInput } from '../core/export/formats';
 import { indexMapPng, selectionMaskPng } from '../core/export/mask-images';
 import { resultToJson } from '../core/export/result-json';
-import { describeWriteError, writeFilesAtomic } from '../core/io/atomic-write';
+import { writeFilesAtomic } from '../core/io/atomic-write';
 import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../core/model/segmentation-model';
 import { resolveModelFile } from '../core/models/convert';
 import { type BoxPrompt, isEmptyPrompt, type PointPrompt, type Prompt, selectMasks } from '../core/prompts/select';
@@ -19,7 +18,7 @@ import { conversionProgress } from './convert-command';
 import { type CommandIo, commandLogger } from './io';
 import { loadTextPrompter, parseTextArgs, selectByText, TEXT_OPTIONS_USAGE, type TextPromptArgs, withTextScores } from './text-prompt';
 import type { TextPrompter } from '../core/clip/text-prompt';
-import { parseFormats, runSegmentExport } from './segment-export';
+import { noImagesFound, parseFormats, runSegmentExport } from './segment-export';
 
 export interface SegmentCommandOptions {
   images: string[];
@@ -151,11 +150,22 @@ export async function runSegmentCommand(argv: string[], io: CommandIo): Promise<
   return runSegment(options, { ...io, logger: commandLogger(io, options.verbose) });
 }
 
+interface OutputFiles {
+  mask: string;
+  index: string;
+  json: string;
+}
+
 /** The output files for one image, or null when nothing is to be written. Images found in a folder keep their subfolder under --out. */
-function outputFiles(options: SegmentCommandOptions, image: ImageInput): { mask: string; index: string; json: string } | null {
+function outputFiles(options: SegmentCommandOptions, image: ImageInput): OutputFiles | null {
   if (!options.outDir) return null;
   const stem = path.join(options.outDir, image.relativeDir, path.basename(image.path, path.extname(image.path)));
   return { mask: `${stem}.mask.png`, index: `${stem}.masks.png`, json: `${stem}.masks.json` };
+}
+
+/** The files an image writes: its selection mask with prompts, else its index map and JSON. */
+function filesWritten(files: OutputFiles, everything: boolean): { format: string; path: string }[] {
+  return everything ? [{ format: 'index map', path: files.index }, { format: 'JSON', path: files.json }] : [{ format: 'mask', path: files.mask }];
 }
 
 /** Returns the process exit code: 0 when every image succeeded, 1 otherwise. */
@@ -171,13 +181,7 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
       await engine.dispose();
     }
   }
-  if (options.outDir) {
-    try {
-      await fs.mkdir(options.outDir, { recursive: true });
-    } catch (e) {
-      throw describeWriteError(e, options.outDir);
-    }
-  }
+  if (options.outDir) await ensureFolder(options.outDir);
   let failures = 0;
   let texts: TextPrompter | undefined;
   try {
@@ -187,8 +191,19 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
       failures++;
       io.stderr(`fastsam: ${u.message}`);
     }
-    for (const image of images) {
+    if (images.length === 0 && unreadable.length === 0) {
+      io.stderr(`fastsam: ${noImagesFound(options.images)}`);
+      return 1;
+    }
+    // Known before any image is segmented: the text prompt cannot change which files an image writes.
+    const everything = isEmptyPrompt(prompt) && !options.text;
+    const conflicts = outputConflicts(images, images.map((image) => {
+      const files = outputFiles(options, image);
+      return files ? filesWritten(files, everything) : [];
+    }));
+    for (const [i, image] of images.entries()) {
       try {
+        if (conflicts[i]) throw new UserFacingError(`${image.path}: ${conflicts[i]}`);
         await segmentOne(engine, image, prompt, options, io, texts);
       } catch (e) {
         if (!(e instanceof UserFacingError)) throw e;
@@ -225,15 +240,8 @@ async function segmentOne(engine: FastSamEngine, input: ImageInput, prompt: Prom
     // Index map value i + 1 is json.masks[i]: both follow the picks' order.
     const chosen = picks.filter((p) => p.length > 0).map((p) => result.masks[p[0]!]!.mask);
     const { width, height } = result;
-    await writeFilesAtomic(
-      everything
-        ? [
-            { path: files.index, data: indexMapPng(chosen, width, height) },
-            { path: files.json, data: JSON.stringify(json) + '\n' },
-          ]
-        : [{ path: files.mask, data: selectionMaskPng(chosen, width, height) }],
-      { overwrite: options.overwrite },
-    );
+    const data = everything ? [indexMapPng(chosen, width, height), JSON.stringify(json) + '\n'] : [selectionMaskPng(chosen, width, height)];
+    await writeFilesAtomic(filesWritten(files, everything).map((f, i) => ({ path: f.path, data: data[i]! })), { overwrite: options.overwrite });
   }
   if (options.json) {
     io.stdout(JSON.stringify(byText ? withTextScores(json, byText.scores) : json));

@@ -54,6 +54,11 @@ export function promptChoice(prompt: Prompt): ChooseMasks {
   };
 }
 
+/** What the command says when its inputs hold no image (empty folders); it then exits 1. */
+export function noImagesFound(inputs: readonly string[]): string {
+  return `no image files found in ${inputs.join(', ')}`;
+}
+
 /** Exit code: 0 when every image and the dataset were written or already there, 130 when interrupted, 1 otherwise. */
 export async function runSegmentExport(engine: FastSamEngine, options: SegmentExportOptions, prompt: Prompt, io: CommandIo): Promise<number> {
   // A dataset for a folder or several images; one image's own COCO file already is one.
@@ -115,7 +120,7 @@ export async function runSegmentExport(engine: FastSamEngine, options: SegmentEx
   }
   if (dataset?.status === 'not-written') io.stderr(`fastsam: COCO dataset not written: ${dataset.message}`);
   if (summary.total === 0 && summary.failed.length === 0) {
-    io.stderr(`fastsam: no image files found in ${options.images.join(', ')}`);
+    io.stderr(`fastsam: ${noImagesFound(options.images)}`);
     return 1;
   }
   if (stopped?.reason === 'cancelled') {

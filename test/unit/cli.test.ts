@@ -206,6 +206,34 @@ describe('fastsam segment: bad input', () => {
     assert.equal(run.stderr.trimEnd().split('\n').length, 1);
   });
 
+  it('two images with the same name and --out: the second is refused, the first one\'s files are kept, with --overwrite too', async () => {
+    const a = await writeScene('same.png', randomScene(SEED + 11, 240, 160, paletteColors));
+    const sub = mkdtempSync(path.join(dir, 'same-'));
+    const b = path.join(sub, 'same.jpg');
+    writeFileSync(b, await encodeScene(randomScene(SEED + 12, 320, 200, paletteColors), 'jpeg', { quality: 95 }));
+    const out = mkdtempSync(path.join(dir, 'out-'));
+    for (const extra of [[], ['--overwrite']]) {
+      const run = await fastsam(['segment', a, b, '--model', model, '--out', out, '--json', ...extra]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /same\.jpg: its index map file .*same\.masks\.png would also be .*same\.png's/);
+      const written = JSON.parse(readFileSync(path.join(out, 'same.masks.json'), 'utf8')) as ResultJson;
+      assert.equal(written.width, 240, `${extra.join(' ')}: the JSON is the first image's`);
+    }
+  });
+
+  it('a folder without images is an error, and so is --out naming a file', async () => {
+    const empty = mkdtempSync(path.join(dir, 'empty-'));
+    const run = await fastsam(['segment', empty, '--model', model]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /no image files found in .*empty-/);
+    const file = await writeScene('plain.png', randomScene(SEED + 13, 200, 150, paletteColors));
+    for (const out of [file, path.join(file, 'sub')]) {
+      const bad = await fastsam(['segment', file, '--model', model, '--out', out]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /Cannot create the folder .*plain\.png.*: part of its path is a file, not a folder/);
+    }
+  });
+
   it('an installation without its WebAssembly kernels, or with damaged ones, says so in one line', async () => {
     // The bundle alone, as a broken install would have it; its packages still resolve from the repository.
     const install = mkdtempSync(path.join(dir, 'install-'));

@@ -187,6 +187,27 @@ export async function collectImages(inputs: readonly string[], names?: ExportOut
   return { images, roots, unreadable };
 }
 
+/**
+ * Every image's files are known up front, so that two images never write the same
+ * file and no output replaces an input: for each image, why its planned files
+ * cannot be written (a file that would be an input image, or one an earlier image
+ * already claims), or undefined. `format` names the file in the message.
+ */
+export function outputConflicts(images: readonly ImageInput[], plans: readonly (readonly { format: string; path: string }[])[]): (string | undefined)[] {
+  const inputPaths = new Set(images.map((image) => path.resolve(image.path)));
+  const claimed = new Map<string, string>();
+  return plans.map((targets, i): string | undefined => {
+    for (const t of targets) {
+      const key = path.resolve(t.path);
+      if (inputPaths.has(key)) return `its ${t.format} file would be ${t.path}, an input image; choose other file names`;
+      const other = claimed.get(key);
+      if (other !== undefined) return `its ${t.format} file ${t.path} would also be ${other}'s; images with the same name need separate output folders`;
+    }
+    for (const t of targets) claimed.set(path.resolve(t.path), images[i]!.path);
+    return undefined;
+  });
+}
+
 /** `_annotations.coco.json` in the output folder, or in the folder shared by the inputs' roots. */
 export function defaultDatasetPath(roots: readonly string[], output: ExportOutputOptions = {}): string {
   if (output.outDir !== undefined) return path.join(output.outDir, DATASET_FILE_NAME);
@@ -236,20 +257,8 @@ export async function exportBatch(options: BatchExportOptions): Promise<BatchSum
   };
   for (const u of unreadable) report({ status: 'failed', image: u.path, message: u.message, error: new UserFacingError(u.message) });
 
-  // Every image's files are known up front, so that two images never write the same file and no output replaces an input.
   const plans = images.map((image) => planOutputs(image, formats, output));
-  const inputPaths = new Set(images.map((image) => path.resolve(image.path)));
-  const claimed = new Map<string, string>();
-  const conflicts = plans.map((targets, i): string | undefined => {
-    for (const t of targets) {
-      const key = path.resolve(t.path);
-      if (inputPaths.has(key)) return `its ${t.format} file would be ${t.path}, an input image; choose other file names`;
-      const other = claimed.get(key);
-      if (other !== undefined) return `its ${t.format} file ${t.path} would also be ${other}'s; images with the same name need separate output folders`;
-    }
-    for (const t of targets) claimed.set(path.resolve(t.path), images[i]!.path);
-    return undefined;
-  });
+  const conflicts = outputConflicts(images, plans);
 
   const unwritableFolders = new Map<string, OutputWriteError>();
   let segmentedMs = 0;
