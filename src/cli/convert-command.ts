@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { exists, OutputWriteError } from '../core/io/atomic-write';
 import { type ConversionStage, convertCheckpoint } from '../core/models/convert';
+import { INPUT_SIZE_RULE, isInputSize } from '../core/image/letterbox';
 import { parseNumberOption, UsageError } from './args';
 import type { CommandIo } from './io';
 
@@ -50,7 +51,7 @@ export async function runConvertCommand(argv: string[], io: CommandIo): Promise<
   if (positionals.length !== 2) throw new UsageError(`convert takes a checkpoint and an output path, got ${positionals.length} arguments`);
   const [checkpoint, output] = positionals as [string, string];
   if (!/\.onnx$/i.test(output)) throw new UsageError(`the output "${output}" should end in .onnx`);
-  const imageSize = parseNumberOption('imgsz', values.imgsz, (n) => Number.isInteger(n) && n >= 32 && n % 32 === 0, 'a positive multiple of 32');
+  const imageSize = parseNumberOption('imgsz', values.imgsz, isInputSize, INPUT_SIZE_RULE);
 
   if (!values.overwrite && (await exists(output))) throw new OutputWriteError('exists', output, `${output} already exists; add --overwrite to replace it`);
 

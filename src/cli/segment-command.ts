@@ -13,6 +13,7 @@ import { writeFilesAtomic } from '../core/io/atomic-write';
 import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from '../core/model/segmentation-model';
 import { resolveModelFile } from '../core/models/convert';
 import { type BoxPrompt, isEmptyPrompt, type PointPrompt, type Prompt, selectMasks } from '../core/prompts/select';
+import { INPUT_SIZE_RULE, isInputSize } from '../core/image/letterbox';
 import { parseNumberList, parseNumberOption, UsageError } from './args';
 import { conversionProgress } from './convert-command';
 import { type CommandIo, commandLogger } from './io';
@@ -51,7 +52,7 @@ A folder stands for the images in it and its subfolders.
 Options:
   --model <path>          FastSAM model (required): ONNX, or a PyTorch checkpoint (.pt) that is
                           converted to <path>.onnx on first use
-  --imgsz <N>             model input side, a multiple of 32 (default 1024; 640 is faster)
+  --imgsz <N>             model input side, a multiple of 32 up to 4096 (default 1024; 640 is faster)
   --conf <F>              confidence threshold (default 0.4)
   --iou <F>               NMS IoU threshold (default 0.9)
   --point <X,Y[,LABEL]>   a point prompt in image pixels; LABEL 1 = object (default), 0 = background. Repeatable
@@ -127,7 +128,7 @@ export function parseSegmentArgs(argv: string[]): SegmentCommandOptions & { verb
   return {
     images,
     model: values.model,
-    imageSize: parseNumberOption('imgsz', values.imgsz, (n) => Number.isInteger(n) && n >= 32 && n % 32 === 0, 'a positive multiple of 32'),
+    imageSize: parseNumberOption('imgsz', values.imgsz, isInputSize, INPUT_SIZE_RULE),
     confidence: parseNumberOption('conf', values.conf, (n) => n >= 0 && n <= 1, 'between 0 and 1'),
     iou: parseNumberOption('iou', values.iou, (n) => n >= 0 && n <= 1, 'between 0 and 1'),
     points: (values.point ?? []).map(parsePoint),

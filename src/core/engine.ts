@@ -6,7 +6,7 @@
  */
 import { throwIfCancelled } from './errors';
 import { type Logger, silentLogger } from './logger';
-import { boxModelToImage } from './image/letterbox';
+import { boxModelToImage, INPUT_SIZE_RULE, isInputSize } from './image/letterbox';
 import type { ImageSource, OpenedImage } from './image/decode';
 import { type LetterboxTensor, letterboxTensor } from './image/preprocess';
 import type { BoxMask } from './masks/box-mask';
@@ -28,7 +28,7 @@ export interface EngineOptions {
 }
 
 export interface SegmentOptions extends Partial<DetectionOptions> {
-  /** Model input side S (multiple of 32); ignored, with a warning, for models with a fixed input. */
+  /** Model input side S (a multiple of 32, at most MAX_INPUT_SIZE); ignored, with a warning, for models with a fixed input. */
   imageSize?: number;
   signal?: AbortSignal;
 }
@@ -97,9 +97,7 @@ export class FastSamEngine {
   effectiveImageSize(requested = DEFAULT_IMAGE_SIZE): number {
     const fixed = this.model.fixedInputSize;
     if (fixed !== null) return fixed;
-    if (!Number.isInteger(requested) || requested < 32 || requested % 32 !== 0) {
-      throw new RangeError(`Image size must be a positive multiple of 32, got ${requested}`);
-    }
+    if (!isInputSize(requested)) throw new RangeError(`Image size must be ${INPUT_SIZE_RULE}, got ${requested}`);
     return requested;
   }
 

@@ -253,7 +253,7 @@ describe('fastsam segment: bad input', () => {
   });
 
   it('usage errors exit 2', async () => {
-    for (const args of [[], ['segment'], ['segment', 'x.png'], ['segment', 'x.png', '--model', model, '--point', '1'], ['segment', 'x.png', '--model', model, '--imgsz', '100'], ['frobnicate'], ['segment', 'x.png', '--model', model, '--bogus']]) {
+    for (const args of [[], ['segment'], ['segment', 'x.png'], ['segment', 'x.png', '--model', model, '--point', '1'], ['segment', 'x.png', '--model', model, '--imgsz', '100'], ['segment', 'x.png', '--model', model, '--imgsz', '4128'], ['segment', 'x.png', '--model', model, '--imgsz', '99999968'], ['segment', 'x.png', '--model', model, '--imgsz', '0x280'], ['segment', 'x.png', '--model', model, '--point', '0x10,5'], ['convert', 'x.pt', 'y.onnx', '--imgsz', '8192'], ['frobnicate'], ['segment', 'x.png', '--model', model, '--bogus']]) {
       const run = await fastsam(args);
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, /fastsam: /);

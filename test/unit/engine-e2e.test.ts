@@ -141,6 +141,13 @@ describe('engine errors', () => {
     await assert.rejects(engine.segment(file), (e: unknown) => e instanceof ImageInputError && /truncated\.png/.test(e.message));
   });
 
+  it('an input side that is not a multiple of 32 from 32 to 4096 is refused before any work', async () => {
+    for (const size of [0, 100, 4128, 99_999_968, 640.5]) {
+      await assert.rejects(engine.segment(path.join(dir, 'never-read.png'), { imageSize: size }), (e: unknown) => e instanceof RangeError && /multiple of 32 from 32 to 4096/.test(e.message), `${size}`);
+    }
+    assert.equal(engine.effectiveImageSize(4096), 4096);
+  });
+
   it('a missing model is a ModelError naming the file', async () => {
     await assert.rejects(FastSamEngine.create({ modelPath: path.join(dir, 'nope.onnx') }), (e: unknown) => e instanceof ModelError && e.code === 'not-found' && /nope\.onnx/.test(e.message));
   });

@@ -22,6 +22,21 @@
  * same IEEE-754 doubles Python uses, so r and w·r come out bit-identical.
  */
 
+/**
+ * The largest model input side accepted: 16 times the pixels of FastSAM's 1024,
+ * with a 200 MB input tensor, where the network's own memory already runs to
+ * gigabytes. A larger side would only exhaust memory, or the typed arrays' limit.
+ */
+export const MAX_INPUT_SIZE = 4096;
+
+/** What an input side must be, for messages. */
+export const INPUT_SIZE_RULE = `a multiple of 32 from 32 to ${MAX_INPUT_SIZE}`;
+
+/** Whether `n` can be a model input side: a multiple of 32 (the network's largest stride), at most MAX_INPUT_SIZE. */
+export function isInputSize(n: number): boolean {
+  return Number.isInteger(n) && n >= 32 && n <= MAX_INPUT_SIZE && n % 32 === 0;
+}
+
 export interface Letterbox {
   /** Side of the square model input, in pixels. */
   readonly size: number;
