@@ -132,6 +132,19 @@ describe('fastsam segment --format', () => {
     }
   });
 
+  it('a COCO dataset that would replace an image\'s own COCO file, or that names a folder, is refused', async () => {
+    const { folder } = await imageFolder('dataset-clash', ['a.png', 'b.png'], SEED + 40);
+    const clash = await fastsam(['segment', folder, '--model', model, '--format', 'coco', '--coco-dataset', path.join(folder, 'a.coco.json'), '--overwrite']);
+    assert.equal(clash.code, 1);
+    assert.match(clash.stderr, /The COCO dataset file .*a\.coco\.json would replace .*a\.png's coco file; give the dataset another name/);
+    assert.deepEqual(readdirSync(folder).sort(), ['a.png', 'b.png'], 'refused before any image');
+
+    mkdirSync(path.join(folder, 'dataset'));
+    const asFolder = await fastsam(['segment', folder, '--model', model, '--format', 'coco', '--coco-dataset', path.join(folder, 'dataset')]);
+    assert.equal(asFolder.code, 1);
+    assert.match(asFolder.stderr, /COCO dataset not written: .*dataset is a folder; name a file for the dataset/);
+  });
+
   it('an empty folder is an error', async () => {
     const empty = path.join(dir, 'empty');
     mkdirSync(empty);

@@ -3,8 +3,8 @@
  * as users run them: the built dist/cli.js (npm test builds first) in a child process.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,41 @@ describe('fastsam convert', () => {
     const lines = run.stderr.trim().split('\n');
     assert.match(lines.at(-1)!, /^fastsam: .*cli\.js is not a readable PyTorch checkpoint: not a PyTorch checkpoint: not a zip archive/);
     assert.ok(lines.slice(0, -1).every((l) => l.endsWith('…')), 'only progress lines before it');
+  });
+});
+
+describe('fastsam convert and download: outputs that cannot be written', () => {
+  test('a path through a file, a read-only folder: one line saying so, nothing left behind', async () => {
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const convert = await fastsam(['convert', CHECKPOINT, path.join(file, 'x.onnx')]);
+    assert.equal(convert.code, 1);
+    assert.match(convert.stderr.trim().split('\n').at(-1)!, /^fastsam: Cannot write .*a-file\/x\.onnx: part of its path is a file, not a folder$/);
+
+    const download = await fastsam(['download', 'fastsam-s', '--to', file]);
+    assert.equal(download.code, 1);
+    assert.match(download.stderr.trim().split('\n').at(-1)!, /^fastsam: Cannot create the folder .*a-file: part of its path is a file, not a folder$/);
+
+    const locked = mkdtempSync(path.join(dir, 'locked-'));
+    try {
+      execFileSync('chattr', ['+i', locked], { stdio: 'ignore' });
+    } catch {
+      return; // no immutable folders here (not root, or a file system without them)
+    }
+    try {
+      const run = await fastsam(['download', 'fastsam-s', '--to', locked]);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr.trim().split('\n').at(-1)!, /^fastsam: Cannot write .*FastSAM-s\.pt\.part\.lock: the folder is read-only or not writable$/);
+    } finally {
+      execFileSync('chattr', ['-i', locked]);
+    }
+    assert.deepEqual(readdirSync(locked), []);
+  });
+
+  test('a folder given as the model says so', async () => {
+    const run = await fastsam(['segment', CHECKPOINT, '--model', dir]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^fastsam: Model path .* is a folder; give the model file \(\.onnx or \.pt\) in it\n$/);
   });
 });
 

@@ -20,11 +20,10 @@ import { promises as fs, type Dirent } from 'node:fs';
 import * as path from 'node:path';
 import type { SegmentationResult, SegmentedMask } from '../engine';
 import { CancelledError, ModelError, UserFacingError } from '../errors';
-import { exists, OutputWriteError, writeFilesAtomic } from '../io/atomic-write';
+import { ensureFolder, OutputWriteError, writeFilesAtomic } from '../io/atomic-write';
 import { selectEverything } from '../prompts/select';
 import { mergeCocoFiles, parseCocoImageFile, stringifyCoco } from './coco';
 import {
-  ensureFolder,
   type ExportFormatId,
   type ExportOutputOptions,
   fileNamePatterns,
@@ -235,7 +234,8 @@ function messageOf(e: unknown): string {
 /**
  * Runs the batch. Resolves with the summary also when cancelled or stopped;
  * rejects only for invalid options (no format, bad file names, a dataset
- * without the coco format).
+ * without the coco format, or one that would replace an image or its files),
+ * before any image is segmented.
  */
 export async function exportBatch(options: BatchExportOptions): Promise<BatchSummary> {
   const { formats, engine, signal } = options;
@@ -259,6 +259,17 @@ export async function exportBatch(options: BatchExportOptions): Promise<BatchSum
 
   const plans = images.map((image) => planOutputs(image, formats, output));
   const conflicts = outputConflicts(images, plans);
+  const datasetTarget = options.cocoDataset ? (typeof options.cocoDataset === 'string' ? options.cocoDataset : defaultDatasetPath(roots, output)) : undefined;
+  if (datasetTarget !== undefined) {
+    // The dataset is made from the images' own files, after them: it cannot be one of them, nor an image.
+    const key = path.resolve(datasetTarget);
+    const image = images.find((im) => path.resolve(im.path) === key);
+    if (image) throw new UserFacingError(`The COCO dataset file ${datasetTarget} would replace the image ${image.path}; give the dataset another name`);
+    for (const [i, targets] of plans.entries()) {
+      const same = targets.find((t) => path.resolve(t.path) === key);
+      if (same) throw new UserFacingError(`The COCO dataset file ${datasetTarget} would replace ${images[i]!.path}'s ${same.format} file; give the dataset another name`);
+    }
+  }
 
   const unwritableFolders = new Map<string, OutputWriteError>();
   let segmentedMs = 0;
@@ -324,8 +335,8 @@ export async function exportBatch(options: BatchExportOptions): Promise<BatchSum
     }
   }
 
-  if (options.cocoDataset && !summary.stopped) {
-    const target = typeof options.cocoDataset === 'string' ? options.cocoDataset : defaultDatasetPath(roots, output);
+  if (datasetTarget !== undefined && !summary.stopped) {
+    const target = datasetTarget;
     const cocoFiles = plans.map((targets) => targets.find((t) => t.format === 'coco')!);
     summary.dataset = await writeDataset(target, images, cocoFiles, summary, overwrite);
   }
@@ -349,7 +360,9 @@ async function writeDataset(target: string, images: readonly ImageInput[], cocoF
     const coco = mergeCocoFiles(entries);
     const text = stringifyCoco(coco);
     const counts = { images: coco.images.length, annotations: coco.annotations.length };
-    if (await exists(target)) {
+    const existing = await fs.lstat(target).catch(() => null);
+    if (existing?.isDirectory()) return notWritten(`${target} is a folder; name a file for the dataset`);
+    if (existing) {
       if ((await fs.readFile(target, 'utf8')) === text) return { path: target, status: 'unchanged', ...counts };
       if (!overwrite) return notWritten(`${target} already exists with other content; it was not overwritten`);
     }

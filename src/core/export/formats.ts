@@ -13,12 +13,11 @@
  * i-th COCO annotation, the LabelMe shapes with group_id i + 1 and the YOLO
  * lines of the i-th mask all describe masks[i].
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { SegmentationResult, SegmentedMask } from '../engine';
 import { UserFacingError } from '../errors';
 import { decodeRgb, type RgbImage } from '../image/decode';
-import { describeWriteError, exists, OutputWriteError, writeFilesAtomic } from '../io/atomic-write';
+import { ensureFolder, exists, writeFilesAtomic } from '../io/atomic-write';
 import { type CocoSegmentationKind, cocoImageFile, stringifyCoco } from './coco';
 import { cutoutPng } from './cutout';
 import { EXPORT_FORMAT_INFO, type ExportFormatId, type ExportFormatInfo, type ExportOutputOptions, type PlannedOutput, planOutputs } from './format-names';
@@ -141,22 +140,6 @@ export async function pendingOutputs(targets: readonly PlannedOutput[], overwrit
     else pending.push(t);
   }
   return { pending, existing };
-}
-
-/**
- * Creates a folder and its parents, reporting failures as OutputWriteError; a
- * file in the way (`photo.png/out`) says so instead of node's ENOTDIR.
- */
-export async function ensureFolder(folder: string): Promise<void> {
-  try {
-    await fs.mkdir(folder, { recursive: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOTDIR' || code === 'EEXIST') {
-      throw new OutputWriteError('not-found', folder, `Cannot create the folder ${folder}: part of its path is a file, not a folder`);
-    }
-    throw describeWriteError(e, folder);
-  }
 }
 
 export interface ExportImageResult {

@@ -44,6 +44,10 @@ export function describeWriteError(e: unknown, target: string): OutputWriteError
       return new OutputWriteError('no-space', target, `Cannot write ${target}: the disk is full`);
     case 'ENOENT':
       return new OutputWriteError('not-found', target, `Cannot write ${target}: the folder does not exist`);
+    case 'ENOTDIR':
+      return new OutputWriteError('not-found', target, `Cannot write ${target}: part of its path is a file, not a folder`);
+    case 'EISDIR':
+      return new OutputWriteError('exists', target, `Cannot write ${target}: a folder of that name is in the way`);
     default:
       return new OutputWriteError('io', target, `Cannot write ${target}: ${(e as Error).message}`);
   }
@@ -55,7 +59,8 @@ async function writeTemporary(target: string, data: Uint8Array | string): Promis
   try {
     await fs.writeFile(temp, data, { flag: 'wx' });
   } catch (e) {
-    await fs.rm(temp, { force: true });
+    // Where the temporary file could not be made (a file in the path), removing it fails too.
+    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw describeWriteError(e, target);
   }
   return temp;
@@ -141,6 +146,22 @@ async function keepPrevious(target: string): Promise<string> {
     throw describeWriteError(e, target);
   }
   return link;
+}
+
+/**
+ * Creates a folder and its parents, reporting failures as OutputWriteError; a
+ * file in the way (`photo.png/out`) says so instead of node's ENOTDIR.
+ */
+export async function ensureFolder(folder: string): Promise<void> {
+  try {
+    await fs.mkdir(folder, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'EEXIST') {
+      throw new OutputWriteError('not-found', folder, `Cannot create the folder ${folder}: part of its path is a file, not a folder`);
+    }
+    throw describeWriteError(e, folder);
+  }
 }
 
 export async function exists(p: string): Promise<boolean> {

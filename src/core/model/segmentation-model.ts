@@ -91,6 +91,7 @@ export class SegmentationModel {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new ModelError('not-found', `Model file not found: ${path}`);
+      if (code === 'EISDIR') throw new ModelError('unreadable', `Model path ${path} is a folder; give the model file (.onnx or .pt) in it`);
       throw new ModelError('unreadable', `Cannot read model file ${path}: ${(e as Error).message}`);
     }
     if (bytes.length === 0) throw new ModelError('corrupt', `Model file ${path} is empty`);

@@ -26,7 +26,7 @@ import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CancelledError, UserFacingError } from '../errors';
-import { describeWriteError } from '../io/atomic-write';
+import { describeWriteError, ensureFolder } from '../io/atomic-write';
 import { type Logger, silentLogger } from '../logger';
 import { type ProxySettings, proxyAgent, proxyForUrl } from './proxy';
 
@@ -181,7 +181,8 @@ async function lock(lockPath: string, label: string): Promise<() => Promise<void
       await fs.writeFile(lockPath, String(process.pid), { flag: 'wx' });
       return () => fs.rm(lockPath, { force: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // The lock is the first file written: a read-only folder shows here.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw describeWriteError(e, lockPath);
       const pid = Number((await fs.readFile(lockPath, 'utf8').catch(() => '')).trim());
       let alive = false;
       if (Number.isInteger(pid) && pid > 0) {
@@ -210,7 +211,7 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
   const part = `${destination}.part`;
   const metaPath = `${destination}.part.json`;
   if (signal?.aborted) throw new CancelledError();
-  await fs.mkdir(path.dirname(destination), { recursive: true });
+  await ensureFolder(path.dirname(destination));
   const unlock = await lock(`${destination}.part.lock`, label);
 
   const discardPart = async () => {
