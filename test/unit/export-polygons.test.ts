@@ -125,6 +125,25 @@ describe('simplifyRing', () => {
   });
 });
 
+describe('simplifyRing at large tolerances', () => {
+  it('never gives more vertices for a larger tolerance, down to a triangle that keeps the ring\'s orientation', () => {
+    const [part] = maskToPolygons(fromFullMask(ellipse(W, H, 80, 60, 70, 40), W, H), { tolerance: 0 });
+    const ring = part!.outer;
+    let last = ring.length;
+    for (const tolerance of [0.5, 1, 5, 20, 60, 100, 1000, 1e6]) {
+      const simple = simplifyRing(ring, tolerance);
+      assert.ok(simple.length <= last, `tolerance ${tolerance}: ${simple.length / 2} vertices, more than ${last / 2} at a smaller one`);
+      assert.ok(simple.length >= 6);
+      assert.equal(Math.sign(signedArea(simple)), Math.sign(signedArea(ring)), `tolerance ${tolerance}: orientation`);
+      last = simple.length;
+    }
+    assert.equal(simplifyRing(ring, 1e6).length, 6);
+    // A pixel's diamond is kept whole.
+    const diamond = [1.5, 1, 2, 1.5, 1.5, 2, 1, 1.5];
+    assert.deepEqual(simplifyRing(diamond, 1e6), diamond);
+  });
+});
+
 describe('bridgeHoles', () => {
   it('splices holes in through zero-width bridges that fill to the outer ring minus the holes', () => {
     const t = testMasks(W, H).find((m) => m.name.startsWith('two parts'))!;

@@ -263,11 +263,14 @@ class Runs {
 /**
  * Ramer–Douglas–Peucker on a closed ring: split at the first vertex and the
  * vertex farthest from it, simplify both chains. A ring that would collapse
- * below three vertices (a speck of a pixel or two) is kept as traced.
+ * below three vertices (the tolerance is as large as the part) keeps a
+ * triangle: those two vertices and the one farthest from the line through
+ * them, so that a larger tolerance never gives more vertices.
  */
 export function simplifyRing(ring: Ring, tolerance: number): Ring {
   const n = ring.length / 2;
-  if (tolerance <= 0 || n <= 3) return ring;
+  // A ring of four vertices or fewer (a pixel's diamond) has nothing to lose.
+  if (tolerance <= 0 || n <= 4) return ring;
   let far = 0;
   let farDist = -1;
   for (let i = 1; i < n; i++) {
@@ -301,9 +304,23 @@ export function simplifyRing(ring: Ring, tolerance: number): Ring {
       stack.push([a, worst], [worst, b]);
     }
   }
+  if (keep.reduce((count, k) => count + k, 0) < 4) {
+    // Vertex 0, `far` and n (vertex 0 again): the third is the farthest from the line 0–far.
+    let third = -1;
+    let thirdDist = 0;
+    for (let i = 1; i < n; i++) {
+      const d = Math.abs((px(far) - px(0)) * (py(i) - py(0)) - (py(far) - py(0)) * (px(i) - px(0)));
+      if (d > thirdDist) {
+        thirdDist = d;
+        third = i;
+      }
+    }
+    if (third < 0) return ring;
+    keep[third] = 1;
+  }
   const out: Ring = [];
   for (let i = 0; i < n; i++) if (keep[i]) out.push(ring[2 * i]!, ring[2 * i + 1]!);
-  return out.length >= 6 ? out : ring;
+  return out;
 }
 
 function segmentDistance(x: number, y: number, ax: number, ay: number, bx: number, by: number): number {
