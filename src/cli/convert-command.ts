@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { exists, OutputWriteError } from '../core/io/atomic-write';
 import { type ConversionStage, convertCheckpoint } from '../core/models/convert';
 import { INPUT_SIZE_RULE, isInputSize } from '../core/image/letterbox';
+import { plural } from '../shared/counts';
 import { parseNumberOption, UsageError } from './args';
 import type { CommandIo } from './io';
 
@@ -48,7 +49,7 @@ export async function runConvertCommand(argv: string[], io: CommandIo): Promise<
     allowPositionals: true,
     options: { imgsz: { type: 'string' }, overwrite: { type: 'boolean' } },
   });
-  if (positionals.length !== 2) throw new UsageError(`convert takes a checkpoint and an output path, got ${positionals.length} arguments`);
+  if (positionals.length !== 2) throw new UsageError(`convert takes a checkpoint and an output path, got ${plural(positionals.length, 'argument')}`);
   const [checkpoint, output] = positionals as [string, string];
   if (!/\.onnx$/i.test(output)) throw new UsageError(`the output "${output}" should end in .onnx`);
   const imageSize = parseNumberOption('imgsz', values.imgsz, isInputSize, INPUT_SIZE_RULE);

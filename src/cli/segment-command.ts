@@ -19,6 +19,7 @@ import { conversionProgress } from './convert-command';
 import { type CommandIo, commandLogger } from './io';
 import { loadTextPrompter, parseTextArgs, selectByText, TEXT_OPTIONS_USAGE, type TextPromptArgs, withTextScores } from './text-prompt';
 import type { TextPrompter } from '../core/clip/text-prompt';
+import { plural } from '../shared/counts';
 import { noImagesFound, parseFormats, runSegmentExport } from './segment-export';
 
 export interface SegmentCommandOptions {
@@ -118,12 +119,14 @@ export function parseSegmentArgs(argv: string[]): SegmentCommandOptions & { verb
     throw new UsageError(`--provider must be one of ${EXECUTION_PROVIDER_CHOICES.join(', ')}, got "${provider}"`);
   }
   const formats = values.format ? parseFormats(values.format) : undefined;
-  for (const [flag, given, needs] of [
-    ['--tolerance', values.tolerance !== undefined, formats !== undefined],
-    ['--coco-polygons', values['coco-polygons'] !== undefined, formats?.includes('coco')],
-    ['--coco-dataset', values['coco-dataset'] !== undefined, formats?.includes('coco')],
+  // Polygons are written for YOLO and LabelMe, and for COCO with --coco-polygons.
+  const polygons = formats?.some((f) => f === 'yolo' || f === 'labelme' || (f === 'coco' && values['coco-polygons']));
+  for (const [flag, given, needs, what] of [
+    ['--tolerance', values.tolerance !== undefined, polygons, 'a polygon format (yolo, labelme, or coco with --coco-polygons)'],
+    ['--coco-polygons', values['coco-polygons'] !== undefined, formats?.includes('coco'), 'coco'],
+    ['--coco-dataset', values['coco-dataset'] !== undefined, formats?.includes('coco'), 'coco'],
   ] as const) {
-    if (given && !needs) throw new UsageError(`${flag} needs --format${flag === '--tolerance' ? '' : ' with coco'}`);
+    if (given && !needs) throw new UsageError(`${flag} needs --format with ${what}`);
   }
   return {
     images,
@@ -248,7 +251,7 @@ async function segmentOne(engine: FastSamEngine, input: ImageInput, prompt: Prom
     io.stdout(JSON.stringify(byText ? withTextScores(json, byText.scores) : json));
   } else {
     const selected = json.masks.filter((m) => m.selected).length;
-    const what = everything ? `${selected} masks` : `${selected} selected, ${json.masks.length - selected} alternatives`;
+    const what = everything ? plural(selected, 'mask') : `${selected} selected, ${plural(json.masks.length - selected, 'alternative')}`;
     io.stdout(`${image}: ${result.width}×${result.height}, ${what}, ${json.timings_ms.total.toFixed(0)} ms (${engine.executionProvider})`);
   }
 }

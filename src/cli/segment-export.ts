@@ -10,6 +10,7 @@ import { type BatchSummary, type ChooseMasks, everyMask, exportBatch, type Image
 import { EXPORT_FORMAT_IDS, type ExportFormatId, isExportFormatId, normalizeFormats } from '../core/export/formats';
 import { isEmptyPrompt, type Prompt, selectionOrder, selectMasks } from '../core/prompts/select';
 import { UsageError } from './args';
+import { plural } from '../shared/counts';
 import type { CommandIo } from './io';
 
 /** `--format mask,coco --format yolo` → the formats, in registry order. */
@@ -75,7 +76,7 @@ export async function runSegmentExport(engine: FastSamEngine, options: SegmentEx
       return;
     }
     const counter = `[${position}/${total}]`;
-    if (r.status === 'written') io.stdout(`${counter} ${r.image}: ${r.masks} masks → ${r.files.join(', ')}`);
+    if (r.status === 'written') io.stdout(`${counter} ${r.image}: ${plural(r.masks, 'mask')} → ${r.files.join(', ')}`);
     else if (r.status === 'skipped') io.stdout(`${counter} ${r.image}: skipped, its files exist`);
     else io.stderr(`fastsam: ${r.message.includes(r.image) ? r.message : `${r.image}: ${r.message}`}`);
   };

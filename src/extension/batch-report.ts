@@ -3,6 +3,7 @@
  * import, so the unit tests check them.
  */
 import type { BatchProgress } from '../core/export/batch';
+import { plural } from '../shared/counts';
 import type { BatchSummaryReport } from './worker/messages';
 
 /** "about 12 s left", "about 3 min left". */
@@ -19,7 +20,6 @@ export function progressMessage(p: BatchProgress, name: (image: string) => strin
   return parts.join(' — ');
 }
 
-export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** "Exported 48 images (2 skipped, 1 failed)", or what stopped the batch. */
 export function summaryMessage(s: BatchSummaryReport): string {

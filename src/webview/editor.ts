@@ -6,7 +6,8 @@
 import { selectEverything } from '../core/prompts/select';
 import { baseName, fileNameList } from '../shared/file-names';
 import type { HostToWebview, InitMessage, SegmentationMessage, StageTimingsMessage, EnginePhase, TextResultMessage } from '../shared/protocol';
-import { formatInt, formatPixels, formatScore, plural } from './format';
+import { formatInt, plural } from '../shared/counts';
+import { formatPixels, formatScore } from './format';
 import type { Host } from './host';
 import { ImagePyramid } from './image-pyramid';
 import { type Command, commandForKey, type Tool } from './keyboard';

@@ -1,11 +1,6 @@
 /** Number formatting for the UI and the screen-reader announcements (pure). */
 
-const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-/** 12345 → "12,345". */
-export function formatInt(n: number): string {
-  return integer.format(n);
-}
+import { formatInt } from '../shared/counts';
 
 /** "1 pixel", "12,345 pixels". */
 export function formatPixels(n: number): string {
@@ -37,6 +32,3 @@ export function formatZoom(zoom: number): string {
   return `${pct.toFixed(pct >= 1 ? 1 : 2)}%`;
 }
 
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${formatInt(n)} ${n === 1 ? one : many}`;
-}

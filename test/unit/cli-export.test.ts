@@ -48,7 +48,7 @@ describe('fastsam segment --format', () => {
     const run = await fastsam(args);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split('\n');
-    assert.match(lines[0]!, /^\[1\/3\] .*a\.png: \d+ masks → .*a\.coco\.json, .*a\.txt, .*a\.json$/);
+    assert.match(lines[0]!, /^\[1\/3\] .*a\.png: \d+ masks? → .*a\.coco\.json, .*a\.txt, .*a\.json$/);
     assert.match(lines[2]!, /^\[3\/3\] .*deep.c\.png/);
     assert.match(lines[3]!, /^3 images: 3 written, 0 skipped \(files exist\), 0 failed$/);
     assert.match(lines[4]!, /COCO dataset .*_annotations\.coco\.json: 3 images, \d+ annotations$/);
@@ -75,7 +75,7 @@ describe('fastsam segment --format', () => {
     const [x, y] = shapeCentre(scene, 1);
     const run = await fastsam(['segment', path.join(folder, 'p.png'), '--model', model, '--imgsz', '160', '--point', `${x},${y}`, '--format', 'mask,cutout']);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /p\.png: 1 masks →/);
+    assert.match(run.stdout, /p\.png: 1 mask →/);
     const { data, info } = await sharp(path.join(folder, 'p.mask.png')).raw().toBuffer({ resolveWithObject: true });
     const mask = Uint8Array.from({ length: info.width * info.height }, (_, i) => (data[i * info.channels] ? 1 : 0));
     assert.ok(maskIoU(mask, shapeMask(scene, 1)) >= 0.9);
@@ -125,7 +125,7 @@ describe('fastsam segment --format', () => {
   });
 
   it('rejects bad export options as usage errors', async () => {
-    for (const extra of [['--format', 'png'], ['--format', ''], ['--coco-polygons'], ['--format', 'yolo', '--coco-dataset', 'x.json'], ['--format', 'yolo', '--tolerance', '-1'], ['--tolerance', '1']]) {
+    for (const extra of [['--format', 'png'], ['--format', ''], ['--coco-polygons'], ['--format', 'yolo', '--coco-dataset', 'x.json'], ['--format', 'yolo', '--tolerance', '-1'], ['--tolerance', '1'], ['--format', 'mask,coco', '--tolerance', '2']]) {
       const run = await fastsam(['segment', 'x.png', '--model', model, ...extra]);
       assert.equal(run.code, 2, `${extra.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, /^fastsam: .*(--format|--tolerance|--coco)/);

@@ -3,7 +3,8 @@
  * with the alternative's area): SAM-style whole / part / sub-part answers, or a
  * text query's ranking (with the text score, how sure CLIP is).
  */
-import { formatArea, formatInt, formatScore } from '../format';
+import { formatInt } from '../../shared/counts';
+import { formatArea, formatScore } from '../format';
 import { h, setHidden, setText } from './dom';
 import { icon } from './icons';
 

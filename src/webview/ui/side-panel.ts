@@ -6,7 +6,8 @@
  * focused when the list changes around it.
  */
 import { cssColor, maskColor } from '../colors';
-import { formatArea, formatInt, formatScore } from '../format';
+import { formatInt } from '../../shared/counts';
+import { formatArea, formatScore } from '../format';
 import type { SelectionSource } from '../selection-state';
 import { h, setHidden, setText } from './dom';
 import { icon } from './icons';

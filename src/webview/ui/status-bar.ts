@@ -5,7 +5,8 @@
  * that main.ts places along the top edge of the stage, as VS Code's editors do.
  */
 import type { EnginePhase, StageTimingsMessage } from '../../shared/protocol';
-import { formatArea, formatInt, formatMs, formatScore, plural } from '../format';
+import { formatInt, plural } from '../../shared/counts';
+import { formatArea, formatMs, formatScore } from '../format';
 import { h, setHidden, setText } from './dom';
 import { icon } from './icons';
 
