@@ -185,7 +185,6 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
       await engine.dispose();
     }
   }
-  if (options.outDir) await ensureFolder(options.outDir);
   let failures = 0;
   let texts: TextPrompter | undefined;
   try {
@@ -199,6 +198,7 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
       io.stderr(`fastsam: ${noImagesFound(options.images)}`);
       return 1;
     }
+    if (options.outDir) await ensureFolder(options.outDir);
     // Known before any image is segmented: the text prompt cannot change which files an image writes.
     const everything = isEmptyPrompt(prompt) && !options.text;
     const conflicts = outputConflicts(images, images.map((image) => {

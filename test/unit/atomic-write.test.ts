@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -82,5 +82,37 @@ describe('writeFilesAtomic', () => {
     await writeFilesAtomic([{ path: path.join(dir, 'a.png'), data: 'new' }, { path: path.join(dir, 'a.json'), data: 'J' }], { overwrite: true });
     assert.equal(readFileSync(path.join(dir, 'a.png'), 'utf8'), 'new');
     assert.deepEqual(readdirSync(dir).sort(), ['a.json', 'a.png']);
+  });
+
+  it('the same file twice in one set is a programming error', async () => {
+    const dir = folder();
+    const file = path.join(dir, 'a.png');
+    await assert.rejects(writeFilesAtomic([{ path: file, data: '1' }, { path: path.join(dir, '.', 'a.png'), data: '2' }]), TypeError);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('replaces another user\'s files where hard links to them are refused (protected_hardlinks), keeping copies instead', async (t) => {
+    // Root's files in a folder anyone may write to, replaced by the user nobody, for whom Linux refuses a hard link to them.
+    const dir = folder();
+    chmodSync(dir, 0o777);
+    for (const name of ['one.png', 'two.png', 'two.json']) writeFileSync(path.join(dir, name), `old ${name}`);
+    const script = `
+      const { writeFilesAtomic } = require(${JSON.stringify(path.resolve(__dirname, '../../src/core/io/atomic-write.ts'))});
+      const dir = ${JSON.stringify(dir)};
+      (async () => {
+        await writeFilesAtomic([{ path: dir + '/one.png', data: 'new one' }], { overwrite: true });
+        await writeFilesAtomic([{ path: dir + '/two.png', data: 'new png' }, { path: dir + '/two.json', data: 'new json' }], { overwrite: true });
+      })().catch((e) => { console.error(e.message); process.exit(1); });`;
+    try {
+      execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', '-e', script], { stdio: 'pipe', env: { ...process.env, HOME: dir } });
+    } catch (e) {
+      const err = e as { code?: string; stderr?: Buffer };
+      if (err.code === 'ENOENT' || /setpriv: |not permitted/.test(String(err.stderr))) return t.skip('setpriv as nobody is not available here');
+      throw new Error(`the write as nobody failed: ${String(err.stderr)}`);
+    }
+    assert.equal(readFileSync(path.join(dir, 'one.png'), 'utf8'), 'new one');
+    assert.equal(readFileSync(path.join(dir, 'two.png'), 'utf8'), 'new png');
+    assert.equal(readFileSync(path.join(dir, 'two.json'), 'utf8'), 'new json');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.')), [], 'no kept copy or temporary file left');
   });
 });

@@ -3,7 +3,7 @@
  * first) in a child process, on shape images it has never seen.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { assertCliBuilt, CLI, fastsam } from '../helpers/cli';
@@ -223,9 +223,11 @@ describe('fastsam segment: bad input', () => {
 
   it('a folder without images is an error, and so is --out naming a file', async () => {
     const empty = mkdtempSync(path.join(dir, 'empty-'));
-    const run = await fastsam(['segment', empty, '--model', model]);
+    const out = path.join(dir, 'never-made');
+    const run = await fastsam(['segment', empty, '--model', model, '--out', out]);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /no image files found in .*empty-/);
+    assert.ok(!existsSync(out), 'no --out folder made for nothing');
     const file = await writeScene('plain.png', randomScene(SEED + 13, 200, 150, paletteColors));
     for (const out of [file, path.join(file, 'sub')]) {
       const bad = await fastsam(['segment', file, '--model', model, '--out', out]);

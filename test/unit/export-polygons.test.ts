@@ -138,6 +138,23 @@ describe('simplifyRing at large tolerances', () => {
       last = simple.length;
     }
     assert.equal(simplifyRing(ring, 1e6).length, 6);
+    // Holes keep their orientation too, or the non-zero fill of a bridged ring would fill them:
+    // this hole's vertex 0 is not on its hull, so a triangle on the wrong side would flip it.
+    const rows = ['...####', '#####.#', '#####.#', '###...#', '#.#..##', '#.#####', '#.#####'];
+    const full = Uint8Array.from(rows.join(''), (c) => (c === '#' ? 1 : 0));
+    for (const tolerance of [2, 3, 10]) {
+      for (const p of maskToPolygons(fromFullMask(full, 7, 7), { tolerance })) {
+        for (const hole of p.holes) assert.equal(Math.sign(signedArea(hole)), -Math.sign(signedArea(p.outer)), `tolerance ${tolerance}: a hole stays a hole`);
+      }
+    }
+    let seed = 3;
+    const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    for (let k = 0; k < 300; k++) {
+      const noisy = Uint8Array.from({ length: 12 * 12 }, () => (random() < 0.6 ? 1 : 0));
+      for (const p of maskToPolygons(fromFullMask(noisy, 12, 12), { tolerance: 1 + random() * 6 })) {
+        for (const hole of p.holes) assert.equal(Math.sign(signedArea(hole)), -Math.sign(signedArea(p.outer)), `random mask ${k}`);
+      }
+    }
     // A pixel's diamond is kept whole.
     const diamond = [1.5, 1, 2, 1.5, 1.5, 2, 1, 1.5];
     assert.deepEqual(simplifyRing(diamond, 1e6), diamond);

@@ -193,18 +193,24 @@ export async function collectImages(inputs: readonly string[], names?: ExportOut
  * already claims), or undefined. `format` names the file in the message.
  */
 export function outputConflicts(images: readonly ImageInput[], plans: readonly (readonly { format: string; path: string }[])[]): (string | undefined)[] {
-  const inputPaths = new Set(images.map((image) => path.resolve(image.path)));
+  const inputPaths = new Set(images.map((image) => samePathKey(image.path)));
   const claimed = new Map<string, string>();
   return plans.map((targets, i): string | undefined => {
     for (const t of targets) {
-      const key = path.resolve(t.path);
-      if (inputPaths.has(key)) return `its ${t.format} file would be ${t.path}, an input image; choose other file names`;
+      const key = samePathKey(t.path);
+      if (inputPaths.has(key)) return `its ${t.format} file would be ${t.path}, an input image; write the files to another folder or under other names`;
       const other = claimed.get(key);
       if (other !== undefined) return `its ${t.format} file ${t.path} would also be ${other}'s; images with the same name need separate output folders`;
     }
-    for (const t of targets) claimed.set(path.resolve(t.path), images[i]!.path);
+    for (const t of targets) claimed.set(samePathKey(t.path), images[i]!.path);
     return undefined;
   });
+}
+
+/** A path as the file system tells paths apart: macOS and Windows ignore case by default (Cat.png is cat.png). */
+function samePathKey(p: string): string {
+  const resolved = path.resolve(p);
+  return process.platform === 'darwin' || process.platform === 'win32' ? resolved.toLowerCase() : resolved;
 }
 
 /** `_annotations.coco.json` in the output folder, or in the folder shared by the inputs' roots. */

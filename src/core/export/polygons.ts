@@ -261,13 +261,31 @@ class Runs {
 }
 
 /**
+ * Ramer–Douglas–Peucker on a closed ring (see `simplifyOnce`), keeping the
+ * ring's orientation: a simplified hole that turned the other way would be
+ * filled by the non-zero rule once bridged (`bridgeHoles`). Where the
+ * simplification at the tolerance turns it (a ring that starts at a vertex deep
+ * in a concavity can), half the tolerance is tried, and so on, eight times at
+ * most before the ring is kept as traced.
+ */
+export function simplifyRing(ring: Ring, tolerance: number): Ring {
+  const orientation = Math.sign(signedArea(ring));
+  if (tolerance <= 0) return ring;
+  for (let t = tolerance, tries = 0; tries < 8; t /= 2, tries++) {
+    const simple = simplifyOnce(ring, t);
+    if (Math.sign(signedArea(simple)) === orientation) return simple;
+  }
+  return ring;
+}
+
+/**
  * Ramer–Douglas–Peucker on a closed ring: split at the first vertex and the
  * vertex farthest from it, simplify both chains. A ring that would collapse
  * below three vertices (the tolerance is as large as the part) keeps a
  * triangle: those two vertices and the one farthest from the line through
- * them, so that a larger tolerance never gives more vertices.
+ * them, so that a larger tolerance gives no more vertices.
  */
-export function simplifyRing(ring: Ring, tolerance: number): Ring {
+function simplifyOnce(ring: Ring, tolerance: number): Ring {
   const n = ring.length / 2;
   // A ring of four vertices or fewer (a pixel's diamond) has nothing to lose.
   if (tolerance <= 0 || n <= 4) return ring;
@@ -305,13 +323,17 @@ export function simplifyRing(ring: Ring, tolerance: number): Ring {
     }
   }
   if (keep.reduce((count, k) => count + k, 0) < 4) {
-    // Vertex 0, `far` and n (vertex 0 again): the third is the farthest from the line 0–far.
+    // Vertex 0, `far` and n (vertex 0 again): the third is the farthest from the line
+    // 0–far on the side that keeps the ring's orientation (a hole must stay a hole).
+    const orientation = Math.sign(signedArea(ring));
     let third = -1;
-    let thirdDist = 0;
+    let thirdArea = 0;
     for (let i = 1; i < n; i++) {
-      const d = Math.abs((px(far) - px(0)) * (py(i) - py(0)) - (py(far) - py(0)) * (px(i) - px(0)));
-      if (d > thirdDist) {
-        thirdDist = d;
+      if (i === far) continue;
+      const [a, b] = i < far ? [i, far] : [far, i];
+      const area = (px(a) - px(0)) * (py(b) - py(0)) - (px(b) - px(0)) * (py(a) - py(0));
+      if (Math.sign(area) === orientation && Math.abs(area) > thirdArea) {
+        thirdArea = Math.abs(area);
         third = i;
       }
     }

@@ -7,7 +7,7 @@
  * before it are removed, and files they replaced come back.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { UserFacingError } from '../errors';
 
@@ -88,15 +88,17 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
  * Writes several files that belong together (an index PNG and its JSON): all are
  * written to temporary files first, and only if every write succeeded are they
  * placed. When placing fails half-way, the files already placed are removed and,
- * with `overwrite`, the files they replaced are put back (each is kept as a hard
- * link until the whole set is in place). A target that is a folder is refused
- * before anything is written.
+ * with `overwrite`, the files they replaced are put back: each is kept (a hard
+ * link, or a copy where links are refused) until the whole set is in place. A
+ * single file needs no copy: a rename that fails leaves the old file as it was.
+ * A target that is a folder is refused before anything is written.
  */
 export async function writeFilesAtomic(
   files: readonly { path: string; data: Uint8Array | string }[],
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const overwrite = options.overwrite ?? false;
+  if (new Set(files.map((f) => path.resolve(f.path))).size !== files.length) throw new TypeError('writeFilesAtomic: the same file is given twice');
   const replaced = new Set<string>();
   for (const f of files) {
     const stat = await fs.lstat(f.path).catch(() => null);
@@ -105,47 +107,64 @@ export async function writeFilesAtomic(
     if (!overwrite) throw new OutputWriteError('exists', f.path, `${f.path} already exists; it was not overwritten`);
     replaced.add(f.path);
   }
+  const removeQuietly = (p: string) => fs.rm(p, { force: true }).catch(() => undefined);
   const temps: string[] = [];
   try {
     for (const f of files) temps.push(await writeTemporary(f.path, f.data));
   } catch (e) {
-    await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
+    await Promise.all(temps.map(removeQuietly));
     throw e;
   }
   const placed: { target: string; previous: string | null }[] = [];
   try {
     for (let i = 0; i < files.length; i++) {
       const target = files[i]!.path;
-      const previous = replaced.has(target) ? await keepPrevious(target) : null;
+      const previous = files.length > 1 && replaced.has(target) ? await keepPrevious(target) : null;
       try {
         await place(temps[i]!, target, overwrite);
       } catch (e) {
         // A rename that failed left the previous file in place.
-        if (previous) await fs.rm(previous, { force: true });
+        if (previous) await removeQuietly(previous);
         throw e;
       }
       placed.push({ target, previous });
     }
   } catch (e) {
-    await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
-    for (const { target, previous } of placed) {
-      if (previous) await fs.rename(previous, target).catch(() => undefined);
-      else await fs.rm(target, { force: true });
+    await Promise.all(temps.map(removeQuietly));
+    // Last placed first, so that each file ends as it was before this call.
+    const lost: string[] = [];
+    for (const { target, previous } of placed.reverse()) {
+      if (!previous) await removeQuietly(target);
+      else await fs.rename(previous, target).catch(() => lost.push(`${target} could not be restored; its previous content is in ${previous}`));
     }
+    if (lost.length > 0 && e instanceof Error) e.message += `; ${lost.join('; ')}`;
     throw e;
   }
-  await Promise.all(placed.map(({ previous }) => (previous ? fs.rm(previous, { force: true }) : undefined)));
+  await Promise.all(placed.map(({ previous }) => (previous ? removeQuietly(previous) : undefined)));
 }
 
-/** A hard link to `target` beside it, so that replacing `target` can be undone. */
-async function keepPrevious(target: string): Promise<string> {
-  const link = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.previous`);
+/**
+ * A copy of `target` beside it, so that replacing `target` can be undone: a hard
+ * link, or a real copy where links are refused (file systems without them, or
+ * Linux's protected_hardlinks for another user's file); null when `target` has
+ * gone meanwhile, leaving nothing to restore.
+ */
+async function keepPrevious(target: string): Promise<string | null> {
+  const keep = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.previous`);
   try {
-    await fs.link(target, link);
+    await fs.link(target, keep);
+    return keep;
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+  }
+  try {
+    await fs.copyFile(target, keep, fsConstants.COPYFILE_EXCL);
+    return keep;
+  } catch (e) {
+    await fs.rm(keep, { force: true }).catch(() => undefined);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw describeWriteError(e, target);
   }
-  return link;
 }
 
 /**
