@@ -238,12 +238,13 @@ export class SegmentationEditor extends Disposable {
       }),
     );
 
-    const watcher = this.register(
-      vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.joinPath(resource, '..'), path.posix.basename(resource.path))),
-    );
-    this.register(watcher.onDidChange(() => this.fileChanged()));
-    this.register(watcher.onDidCreate(() => this.fileChanged()));
-    this.register(watcher.onDidDelete(() => panel.dispose()));
+    // The folder's files, filtered here: the file name as the pattern would be read as a
+    // glob, so "scan[1].png" would watch "scan1.png" instead.
+    const watcher = this.register(vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.joinPath(resource, '..'), '*')));
+    const ours = (uri: vscode.Uri) => uri.scheme === resource.scheme && (uri.scheme === 'file' ? uri.fsPath === resource.fsPath : uri.path === resource.path);
+    this.register(watcher.onDidChange((uri) => ours(uri) && this.fileChanged()));
+    this.register(watcher.onDidCreate((uri) => ours(uri) && this.fileChanged()));
+    this.register(watcher.onDidDelete((uri) => ours(uri) && panel.dispose()));
     this.register({ dispose: () => clearTimeout(this.changeTimer) });
 
     this.headerRead = this.readHeader();

@@ -407,6 +407,24 @@ describe('segmentation editor', function () {
     assert.equal(api.cachedResults, cachedBefore);
   });
 
+  it('watches its own file even when its name reads as a glob: a sibling the glob would match is ignored', async () => {
+    await closeAll();
+    // "?" and "{a,b}" are glob syntax (and legal in file names on Linux and macOS).
+    const own = await writeScene('scan?{a,b}.png', SHAPES);
+    const sibling = await writeScene('scan1a.png', OTHER_SHAPES);
+    await openAndSegment(own);
+    const isOpen = () =>
+      vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputCustom && t.input.uri.toString() === own.toString()));
+    assert.ok(isOpen());
+    // Nothing to wait for when the sibling goes: the watcher gets two seconds to (wrongly) act.
+    fs.unlinkSync(sibling.fsPath);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.ok(isOpen(), 'deleting scan1a.png did not close the editor of scan?{a,b}.png');
+    const changed = nextMessage(api, own, 'imageChanged');
+    fs.writeFileSync(own.fsPath, await encodeScene(CHANGED_SHAPES, 'png'));
+    assert.deepEqual([(await changed).width, (await changed).height], [300, 200]);
+  });
+
   describe('without a model', () => {
     afterEach(async () => {
       await config().update('modelPath', modelPath, vscode.ConfigurationTarget.Global);
