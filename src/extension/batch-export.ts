@@ -125,11 +125,25 @@ export class BatchExporter {
     try {
       const exportSettings = this.services.exportSettings();
       const first = inputs[0]!;
-      const firstIsFolder = await fs.stat(first).then((s) => s.isDirectory(), () => false);
-      const outDir = resolveOutputFolder(exportSettings.outputFolder, {
-        workspaceFolder: vscode.workspace.getWorkspaceFolder(vscode.Uri.file(first))?.uri.fsPath,
-        imageFolder: firstIsFolder ? first : path.dirname(first),
-      });
+      // A relative output folder is taken from each item's workspace folder (or, outside one,
+      // its own folder); one batch writes to one folder, so the items must agree on it.
+      const outDirs = new Set<string | undefined>();
+      const isFolder = async (p: string) => fs.stat(p).then((s) => s.isDirectory(), () => false);
+      const firstIsFolder = await isFolder(first);
+      for (const input of inputs) {
+        outDirs.add(resolveOutputFolder(exportSettings.outputFolder, {
+          workspaceFolder: vscode.workspace.getWorkspaceFolder(vscode.Uri.file(input))?.uri.fsPath,
+          imageFolder: (await isFolder(input)) ? input : path.dirname(input),
+        }));
+      }
+      if (outDirs.size > 1) {
+        const message =
+          `The output folder "${exportSettings.outputFolder}" (fastsam.export.outputFolder) is relative, and the selected items would each have their own: ` +
+          `${[...outDirs].join(', ')}. Export them one folder at a time, or set an absolute output folder.`;
+        void vscode.window.showWarningMessage(message);
+        return { status: 'failed', message };
+      }
+      const [outDir] = outDirs;
       const output = { ...(outDir !== undefined ? { outDir } : {}), names: exportSettings.fileNames };
       const names = Object.fromEntries(EXPORT_FORMAT_INFO.map((f) => [f.id, exportSettings.fileNames[f.id] ?? f.defaultName])) as Record<ExportFormatId, string>;
       const what = inputs.length === 1 ? path.basename(first) : `${inputs.length} items`;

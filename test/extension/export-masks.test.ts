@@ -279,6 +279,28 @@ describe('export', function () {
       assert.equal(again.summary.total, 3, 'masks/*.png under the output folder are outputs, not images');
     });
 
+    it('a relative output folder that would differ between the selected items is refused before any question, writing nothing', async () => {
+      // Outside the workspace a relative folder is taken from each item's own folder: two folders, two outputs.
+      const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'fastsam-outside-'));
+      const items = ['a', 'b'].map((name) => path.join(outside, name, 'shape.png'));
+      for (const [i, file] of items.entries()) {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, await encodeScene(randomScene(SEED + 900 + i, 200, 150, paletteColors), 'png'));
+      }
+      await config().update('export.outputFolder', 'masks', vscode.ConfigurationTarget.Global);
+      const asked: string[] = [];
+      script({ formats: ['index'], asked });
+      try {
+        const outcome = await exportMasks(vscode.Uri.file(items[0]!), items.map((f) => vscode.Uri.file(f)));
+        assert.equal(outcome.status, 'failed');
+        assert.match((outcome as { message: string }).message, /"masks" \(fastsam\.export\.outputFolder\) is relative.*a[\\/]masks.*b[\\/]masks.*one folder at a time/);
+        assert.deepEqual(asked, [], 'no question asked');
+        for (const name of ['a', 'b']) assert.deepEqual(fs.readdirSync(path.join(outside, name)), ['shape.png']);
+      } finally {
+        fs.rmSync(outside, { recursive: true, force: true });
+      }
+    });
+
     it('without a model: says so, offering one (as the editor does), and runs nothing', async () => {
       const { folder, images } = await imageFolder(1);
       await config().update('modelPath', undefined, vscode.ConfigurationTarget.Global);
