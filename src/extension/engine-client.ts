@@ -78,6 +78,11 @@ export interface SegmentRequest extends SegmentParameters {
   onPhase?: (phase: WorkerPhase) => void;
   /** Called while a checkpoint (.pt) model is converted to ONNX, before it loads. */
   onConverting?: (progress: ConversionNotice) => void;
+  /**
+   * After `signal` aborted (the request has rejected already): the result, when the
+   * worker was past its last stop and finished anyway. Worth keeping in a cache.
+   */
+  onLateResult?: (result: SegmentationResult) => void;
 }
 
 export interface ExportImageRequest {
@@ -153,10 +158,12 @@ interface Pending {
 interface RequestOptions {
   signal?: AbortSignal | undefined;
   /**
-   * 'reject' (default): at once, with CancelledError, dropping the worker's late answer.
+   * 'reject' (default): at once, with CancelledError; the worker's late answer goes to `onLateAnswer`, if given.
    * 'answer': the worker is told to stop and the request settles with its answer.
    */
   onAbort?: 'reject' | 'answer';
+  /** With 'reject': gets the worker's answer should it still come. */
+  onLateAnswer?: (value: unknown) => void;
   callbacks?: Pick<Pending, 'onPhase' | 'onConverting' | 'onProgress' | 'onImage' | 'onTextProgress'>;
 }
 
@@ -186,6 +193,8 @@ function deserializeError(e: SerializedError): Error {
 export class EngineClient {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
+  /** Requests cancelled on this side whose answer is still wanted if the worker sends one (`onLateAnswer`). */
+  private readonly late = new Map<number, (value: unknown) => void>();
   private nextId = 1;
   private loaded: LoadedModel | undefined;
   private readonly modelListeners = new Set<(model: LoadedModel | undefined) => void>();
@@ -216,9 +225,10 @@ export class EngineClient {
 
   /** Segments everything in an image, loading (or switching to) `request.model` first when needed. */
   segment(request: SegmentRequest): Promise<SegmentationResult> {
-    const { image, signal, onPhase, onConverting, ...job } = request;
+    const { image, signal, onPhase, onConverting, onLateResult, ...job } = request;
     return this.request<SegmentationResult>({ type: 'segment', id: 0, ...job, image }, transferable(image), {
       signal,
+      ...(onLateResult ? { onLateAnswer: (value: unknown) => onLateResult(value as SegmentationResult) } : {}),
       callbacks: { ...(onPhase ? { onPhase } : {}), ...(onConverting ? { onConverting } : {}) },
     });
   }
@@ -320,6 +330,7 @@ export class EngineClient {
         worker.postMessage({ type: 'cancel', id } satisfies HostToWorker);
         if (options.onAbort === 'answer') return;
         this.pending.delete(id);
+        if (options.onLateAnswer) this.late.set(id, options.onLateAnswer);
         done();
         reject(new CancelledError());
       };
@@ -340,9 +351,9 @@ export class EngineClient {
     });
   }
 
-  /** Pending requests keep the process alive; an idle worker must not (the extension host, a test runner at exit). */
+  /** Pending requests, and answers still wanted, keep the process alive; an idle worker must not (the extension host, a test runner at exit). */
   private updateRef(): void {
-    if (this.pending.size > 0) this.worker?.ref();
+    if (this.pending.size > 0 || this.late.size > 0) this.worker?.ref();
     else this.worker?.unref();
   }
 
@@ -382,6 +393,7 @@ export class EngineClient {
   private failPending(error: Error): void {
     const pending = [...this.pending.values()];
     this.pending.clear();
+    this.late.clear();
     for (const p of pending) p.reject(error);
   }
 
@@ -412,8 +424,14 @@ export class EngineClient {
         return;
     }
     const pending = this.pending.get(message.id);
-    // Absent when the request was cancelled: the worker's late answer is dropped.
-    if (!pending) return;
+    // Absent when the request was cancelled: the worker's late answer goes to whoever asked for it, or nowhere.
+    if (!pending) {
+      const late = this.late.get(message.id);
+      // Every request is answered, 'failed' when it did stop: the entry goes either way.
+      if (this.late.delete(message.id)) this.updateRef();
+      if (late && message.type === 'segmented') late(message.result);
+      return;
+    }
     this.pending.delete(message.id);
     switch (message.type) {
       case 'segmented':

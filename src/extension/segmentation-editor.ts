@@ -558,6 +558,8 @@ export class SegmentationEditor extends Disposable {
             signal,
             onPhase,
             onConverting,
+            // Closed or cancelled after the worker's last stop: the result still serves a reopened tab.
+            onLateResult: (late) => cache.set(key, late),
           });
         },
       );

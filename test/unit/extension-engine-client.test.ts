@@ -12,6 +12,7 @@ import sharp from 'sharp';
 
 import { CancelledError, ModelError, UserFacingError } from '../../src/core/errors';
 import { toFullMask } from '../../src/core/masks/box-mask';
+import type { SegmentationResult } from '../../src/core/engine';
 import { EngineClient, EngineCrashedError, type ModelSpec, type SegmentRequest, type WorkerPhase } from '../../src/extension/engine-client';
 import { assertShapesFound, paletteColors, paletteModelPath, TWO_SHAPES } from '../helpers/fixture-model';
 import { encodeScene, type Scene } from '../helpers/shapes';
@@ -139,6 +140,40 @@ describe('EngineClient with dist/engine-worker.js', () => {
 
   test('an aborted signal is refused without a round trip', async () => {
     await assert.rejects(client.segment(request(smallPng, { signal: AbortSignal.abort() })), CancelledError);
+  });
+});
+
+describe('EngineClient: a segmentation cancelled too late to stop', () => {
+  // The real bundle, deaf to cancel messages: it finishes every segmentation, as the real
+  // one does when the cancel arrives after its last stop (during the model's run, say).
+  const dir = mkdtempSync(path.join(tmpdir(), 'fastsam-deaf-'));
+  const deaf = path.join(dir, 'deaf-worker.js');
+  writeFileSync(
+    deaf,
+    `const { parentPort } = require('node:worker_threads');
+const on = parentPort.on.bind(parentPort);
+parentPort.on = (event, listener) => on(event, event === 'message' ? (m) => { if (m.type !== 'cancel') listener(m); } : listener);
+require(${JSON.stringify(WORKER)});
+`,
+  );
+  const client = new EngineClient({ workerPath: deaf, logger: quiet });
+  after(async () => {
+    await client.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('rejects at once; the result the worker still sends goes to onLateResult, and only there', async () => {
+    const controller = new AbortController();
+    let late: (r: SegmentationResult) => void = () => {};
+    const lateResult = new Promise<SegmentationResult>((resolve) => (late = resolve));
+    const asked = client.segment(request(smallPng, { signal: controller.signal, onPhase: (p) => p === 'segmenting' && controller.abort(), onLateResult: late }));
+    await assert.rejects(asked, CancelledError);
+    assert.equal((await lateResult).masks.length, 2);
+
+    // Without onLateResult the late answer is dropped, and the next request is answered as usual.
+    const again = new AbortController();
+    await assert.rejects(client.segment(request(smallPng, { signal: again.signal, onPhase: (p) => p === 'segmenting' && again.abort() })), CancelledError);
+    assert.equal((await client.segment(request(smallPng))).masks.length, 2);
   });
 });
 
