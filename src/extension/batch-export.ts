@@ -17,6 +17,7 @@ import { plural } from '../shared/counts';
 import { progressMessage, summaryMessage } from './batch-report';
 import { chooseFormats, type FormatMemento } from './format-choice';
 import type { Prompts } from './prompts';
+import { revealPath } from './reveal';
 import { type ExportSettings, type FastSamSettings, resolveOutputFolder } from './settings';
 import { modelFileStatus } from './segmentation-editor';
 
@@ -260,8 +261,7 @@ export class BatchExporter {
     void show(message, ...buttons).then(async (answer) => {
       if (answer === showLog) log.show(true);
       else if (answer === revealOutput && reveal !== undefined) {
-        const uri = vscode.Uri.file(reveal);
-        await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);
+        await revealPath(reveal);
       }
     });
   }

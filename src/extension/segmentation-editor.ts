@@ -26,6 +26,7 @@ import type { ModelSetup } from './model-manager';
 import type { Prompts } from './prompts';
 import { clipDownloadsAllowed, resolveClipModel } from './clip-settings';
 import { cacheKey, type CacheKeyParts, type ResultCache } from './result-cache';
+import { revealPath } from './reveal';
 import { type ExportSettings, type FastSamSettings, resolveOutputFolder } from './settings';
 import type {
   EnginePhase,
@@ -755,7 +756,7 @@ function segmentationMessage(shown: Shown, cached: boolean): SegmentationMessage
   };
 }
 
-/** Offers to show the written files (the first): in the Explorer when it is in the workspace, else in the OS file manager. */
+/** Offers to show the written files (the first), as `revealPath` can. */
 async function revealOffer(files: readonly string[], maskOnly: boolean): Promise<void> {
   const reveal = 'Reveal in Explorer';
   const [file] = files;
@@ -766,8 +767,7 @@ async function revealOffer(files: readonly string[], maskOnly: boolean): Promise
     : `Saved ${files.length} files to ${path.dirname(file)}: ${fileNameList(files)}`;
   const answer = await vscode.window.showInformationMessage(message, reveal);
   if (answer !== reveal) return;
-  const uri = vscode.Uri.file(file);
-  await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);
+  await revealPath(file);
 }
 
 function errorMessage(e: unknown): string {

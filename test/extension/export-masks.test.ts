@@ -17,6 +17,7 @@ import { EXPORT_FORMAT_IDS, type ExportFormatId, planOutputs } from '../../src/c
 import { fallbackConvertedModelPath } from '../../src/core/models/model-paths';
 import type { BatchExportOutcome } from '../../src/extension/batch-export';
 import type { FormatPickRequest, Prompts } from '../../src/extension/prompts';
+import { revealWay } from '../../src/extension/reveal';
 import type { EditorExportOutcome } from '../../src/extension/segmentation-editor';
 import type { FastSamTestApi } from '../../src/extension/test-api';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
@@ -299,6 +300,14 @@ describe('export', function () {
       } finally {
         fs.rmSync(outside, { recursive: true, force: true });
       }
+    });
+
+    it('Reveal Output: the Explorer for the workspace, the OS file manager on a local desktop, else the path copied', () => {
+      const desktop = { remoteName: undefined, uiKind: vscode.UIKind.Desktop };
+      assert.equal(revealWay(true, { remoteName: 'ssh-remote', uiKind: vscode.UIKind.Desktop }), 'explorer');
+      assert.equal(revealWay(false, desktop), 'file-manager');
+      assert.equal(revealWay(false, { ...desktop, remoteName: 'ssh-remote' }), 'copy-path', 'a remote window has no file manager for remote files');
+      assert.equal(revealWay(false, { ...desktop, uiKind: vscode.UIKind.Web }), 'copy-path');
     });
 
     it('without a model: says so, offering one (as the editor does), and runs nothing', async () => {
