@@ -61,6 +61,8 @@ export class ResultCache {
   /** Map order is recency: the first entry is the least recently used. */
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
+  /** Segmentations under way, so that a second editor of the same image waits for the first instead of running the model again. */
+  private readonly running = new Map<string, Promise<SegmentationResult>>();
 
   constructor(readonly maxBytes: number = DEFAULT_CACHE_BYTES) {
     if (!(maxBytes >= 0)) throw new RangeError(`maxBytes must be >= 0, got ${maxBytes}`);
@@ -101,6 +103,21 @@ export class ResultCache {
     this.entries.set(key, { contentHash: parts.contentHash, result, bytes });
     this.bytes += bytes;
     return true;
+  }
+
+  /** The segmentation under way for `parts`, if one is. */
+  inFlight(parts: CacheKeyParts): Promise<SegmentationResult> | undefined {
+    return this.running.get(cacheKey(parts));
+  }
+
+  /** Makes `result` the segmentation under way for `parts` until it settles. */
+  track(parts: CacheKeyParts, result: Promise<SegmentationResult>): void {
+    const key = cacheKey(parts);
+    this.running.set(key, result);
+    const untrack = () => {
+      if (this.running.get(key) === result) this.running.delete(key);
+    };
+    result.then(untrack, untrack);
   }
 
   /** Drops every result of one image content (all models and parameters); returns how many. */

@@ -506,7 +506,7 @@ export class SegmentationEditor extends Disposable {
       this.modelMissing = undefined;
 
       const bytes = await vscode.workspace.fs.readFile(this.resource);
-      const contentHash = Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
+      const contentHash = await contentHashOf(bytes);
       if (!current()) throw new CancelledError();
       this.contentHash = contentHash;
       const key: CacheKeyParts = {
@@ -520,7 +520,15 @@ export class SegmentationEditor extends Disposable {
         iou: settings.iou,
         maxDetections: settings.maxDetections,
       };
-      const hit = cache.get(key);
+      let hit = cache.get(key);
+      const shared = hit ? undefined : cache.inFlight(key);
+      if (shared) {
+        // Another editor of this image is segmenting it: its result serves this one too.
+        // Should it fail or be cancelled, this editor runs its own.
+        this.setStatus('segmenting');
+        hit = await untilAborted(shared, signal).catch(() => undefined);
+        if (!current() || signal.aborted) throw new CancelledError();
+      }
       if (hit) {
         this.show({ key, result: hit, total: 0 }, true);
         log.info(`${this.fileName}: ${hit.masks.length} masks from the cache`);
@@ -531,7 +539,7 @@ export class SegmentationEditor extends Disposable {
       const spec = { path: model.path, executionProvider: settings.executionProvider, mtimeMs: model.mtimeMs, size: model.size, conversionFolder: this.services.models.conversionFolder };
       // A first guess for the status; the worker reports the real phases.
       const initial: WorkerPhase = engine.loadedModel?.path === model.path ? 'segmenting' : 'loading-model';
-      const result = await vscode.window.withProgress(
+      const running = Promise.resolve(vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `FastSAM: ${this.fileName}`, cancellable: true },
         (progress, token) => {
           token.onCancellationRequested(() => controller.abort());
@@ -563,7 +571,9 @@ export class SegmentationEditor extends Disposable {
             onLateResult: (late) => cache.set(key, late),
           });
         },
-      );
+      ));
+      cache.track(key, running);
+      const result = await running;
       const total = performance.now() - start;
       // Valid for its key whatever happened to this editor meanwhile.
       cache.set(key, result);
@@ -629,6 +639,13 @@ export class SegmentationEditor extends Disposable {
   /** The file changed on disk: its masks are stale, in this editor and in the cache. */
   private async reload(): Promise<void> {
     if (this.disposed) return;
+    // A write of the same bytes (a touch, a checkout, the file just written when the editor
+    // opened) changes nothing: the masks and the user's selection stay.
+    const known = this.contentHash;
+    if (known) {
+      const bytes = await vscode.workspace.fs.readFile(this.resource).then((b) => b, () => undefined);
+      if (this.disposed || (bytes && (await contentHashOf(bytes)) === known && this.contentHash === known)) return;
+    }
     this.supersede();
     if (this.contentHash) this.services.cache.deleteContent(this.contentHash);
     this.contentHash = undefined;
@@ -768,6 +785,21 @@ async function revealOffer(files: readonly string[], maskOnly: boolean): Promise
   const answer = await vscode.window.showInformationMessage(message, reveal);
   if (answer !== reveal) return;
   await revealPath(file);
+}
+
+/** What the result cache knows an image's content by: its SHA-256, hex. */
+async function contentHashOf(bytes: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
+}
+
+/** `promise`, or a CancelledError as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new CancelledError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new CancelledError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function errorMessage(e: unknown): string {
