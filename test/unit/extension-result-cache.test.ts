@@ -122,3 +122,29 @@ describe('ResultCache', () => {
     assert.throws(() => new ResultCache(-1), RangeError);
   });
 });
+
+describe('ResultCache: segmentations in flight', () => {
+  test('a run is found by its key until it settles, resolved or rejected; a newer run of the key is not dropped by the older', async () => {
+    const cache = new ResultCache();
+    let resolveFirst!: (r: SegmentationResult) => void;
+    const first = new Promise<SegmentationResult>((resolve) => (resolveFirst = resolve));
+    cache.track(parts, first);
+    assert.equal(cache.inFlight(parts), first);
+    assert.equal(cache.inFlight(image(2)), undefined, 'another image');
+    resolveFirst(result([1]));
+    await first;
+    await Promise.resolve();
+    assert.equal(cache.inFlight(parts), undefined);
+
+    let rejectSecond!: (e: Error) => void;
+    const second = new Promise<SegmentationResult>((_, reject) => (rejectSecond = reject));
+    second.catch(() => undefined);
+    cache.track(parts, second);
+    const third = new Promise<SegmentationResult>(() => {});
+    cache.track(parts, third);
+    rejectSecond(new Error('cancelled'));
+    await second.catch(() => undefined);
+    await Promise.resolve();
+    assert.equal(cache.inFlight(parts), third, 'the older run settling leaves the newer one');
+  });
+});
