@@ -448,8 +448,12 @@ export class SegmentationEditor extends Disposable {
     try {
       const workspaceFolder = (vscode.workspace.getWorkspaceFolder(this.resource) ?? vscode.workspace.workspaceFolders?.[0])?.uri.fsPath;
       const clip = { model: await resolveClipModel(model, { workspaceFolder }), cacheDir, allowRemote: clipDownloadsAllowed() };
-      // The bytes that were segmented (a change on disk since replaces `shown`, and this answer is dropped below).
+      // The crops must come from the bytes that were segmented: a file changed on disk since
+      // (its reload may still be settling) would pair these masks with other pixels.
       const image = await vscode.workspace.fs.readFile(this.resource);
+      if ((await contentHashOf(image)) !== shown.key.contentHash) {
+        return answer({ ranked: [], error: `${this.fileName} changed on disk since it was segmented: search again once its masks are updated.` });
+      }
       const start = performance.now();
       const ranked = await this.services.engine.textQuery({
         clip,

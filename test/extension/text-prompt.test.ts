@@ -8,13 +8,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import sharp from 'sharp';
 import * as vscode from 'vscode';
 import type { HostToWebview } from '../../src/shared/protocol';
 import type { FastSamTestApi } from '../../src/extension/test-api';
 import { clipFixturePath } from '../helpers/clip-fixture';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { encodeScene, type RGB, type Scene } from '../helpers/shapes';
-import { activateTestApi, EXTENSION_ID, type Message } from './extension-api';
+import { activateTestApi, EXTENSION_ID, type Message, nextMessage } from './extension-api';
 
 const VIEW_TYPE = 'fastsam.segmentationEditor';
 
@@ -166,6 +167,18 @@ describe('text prompt', function () {
     assert.equal(afterSecond.textRuns, afterFirst.textRuns + 1, 'one text model run');
     assert.equal(afterSecond.loads, afterFirst.loads, 'CLIP stays loaded');
     assert.ok(!second.progress.includes('Loading CLIP…'));
+  });
+
+  it('a query while the file has changed on disk (its reload still settling) is refused, not answered from other pixels', async () => {
+    // The same pixels in other bytes: a new content hash, the same masks once it is segmented again.
+    const segmentedAgain = nextMessage(api, image, 'segmentation');
+    fs.writeFileSync(image.fsPath, await sharp(image.fsPath).png({ compressionLevel: 1 }).toBuffer());
+    const answer = await query('blue', 3);
+    assert.match(answer.result.error ?? '', /shapes\.png changed on disk since it was segmented: search again once its masks are updated/);
+    segmentation = await segmentedAgain;
+    const again = await query('blue', 4);
+    assert.equal(again.result.error, undefined, again.result.error);
+    assert.equal(again.result.ranked[0]?.id, maskFor(segmentation, SHAPES.shapes[1]!));
   });
 
   it('a missing CLIP folder is a clear one-line error; fixing the setting makes it work again', async () => {
