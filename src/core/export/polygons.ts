@@ -269,10 +269,10 @@ class Runs {
  * most before the ring is kept as traced.
  */
 export function simplifyRing(ring: Ring, tolerance: number): Ring {
-  const orientation = Math.sign(signedArea(ring));
   if (tolerance <= 0) return ring;
+  const orientation = Math.sign(signedArea(ring));
   for (let t = tolerance, tries = 0; tries < 8; t /= 2, tries++) {
-    const simple = simplifyOnce(ring, t);
+    const simple = simplifyOnce(ring, t, orientation);
     if (Math.sign(signedArea(simple)) === orientation) return simple;
   }
   return ring;
@@ -285,10 +285,10 @@ export function simplifyRing(ring: Ring, tolerance: number): Ring {
  * triangle: those two vertices and the one farthest from the line through
  * them, so that a larger tolerance gives no more vertices.
  */
-function simplifyOnce(ring: Ring, tolerance: number): Ring {
+function simplifyOnce(ring: Ring, tolerance: number, orientation: number): Ring {
   const n = ring.length / 2;
   // A ring of four vertices or fewer (a pixel's diamond) has nothing to lose.
-  if (tolerance <= 0 || n <= 4) return ring;
+  if (n <= 4) return ring;
   let far = 0;
   let farDist = -1;
   for (let i = 1; i < n; i++) {
@@ -325,7 +325,6 @@ function simplifyOnce(ring: Ring, tolerance: number): Ring {
   if (keep.reduce((count, k) => count + k, 0) < 4) {
     // Vertex 0, `far` and n (vertex 0 again): the third is the farthest from the line
     // 0–far on the side that keeps the ring's orientation (a hole must stay a hole).
-    const orientation = Math.sign(signedArea(ring));
     let third = -1;
     let thirdArea = 0;
     for (let i = 1; i < n; i++) {
