@@ -268,11 +268,11 @@ export async function exportBatch(options: BatchExportOptions): Promise<BatchSum
   const datasetTarget = options.cocoDataset ? (typeof options.cocoDataset === 'string' ? options.cocoDataset : defaultDatasetPath(roots, output)) : undefined;
   if (datasetTarget !== undefined) {
     // The dataset is made from the images' own files, after them: it cannot be one of them, nor an image.
-    const key = path.resolve(datasetTarget);
-    const image = images.find((im) => path.resolve(im.path) === key);
+    const key = samePathKey(datasetTarget);
+    const image = images.find((im) => samePathKey(im.path) === key);
     if (image) throw new UserFacingError(`The COCO dataset file ${datasetTarget} would replace the image ${image.path}; give the dataset another name`);
     for (const [i, targets] of plans.entries()) {
-      const same = targets.find((t) => path.resolve(t.path) === key);
+      const same = targets.find((t) => samePathKey(t.path) === key);
       if (same) throw new UserFacingError(`The COCO dataset file ${datasetTarget} would replace ${images[i]!.path}'s ${same.format} file; give the dataset another name`);
     }
   }
