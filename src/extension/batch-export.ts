@@ -99,6 +99,8 @@ export class BatchExporter {
     const selected = chosen.filter((u): u is vscode.Uri => u instanceof vscode.Uri);
 
     const inputs: string[] = [];
+    /** Whether inputs[i] is a folder. */
+    const folders: boolean[] = [];
     const ignored: string[] = [];
     for (const u of selected) {
       if (u.scheme !== 'file') {
@@ -106,7 +108,10 @@ export class BatchExporter {
         continue;
       }
       const isFolder = await fs.stat(u.fsPath).then((s) => s.isDirectory(), () => false);
-      if (isFolder || isImageFileName(u.fsPath)) inputs.push(u.fsPath);
+      if (isFolder || isImageFileName(u.fsPath)) {
+        inputs.push(u.fsPath);
+        folders.push(isFolder);
+      }
       else ignored.push(`${u.fsPath} (not an image)`);
     }
     for (const i of ignored) log.info(`Export Masks: left out ${i}`);
@@ -128,15 +133,15 @@ export class BatchExporter {
       const first = inputs[0]!;
       // A relative output folder is taken from each item's workspace folder (or, outside one,
       // its own folder); one batch writes to one folder, so the items must agree on it.
-      const outDirs = new Set<string | undefined>();
-      const isFolder = async (p: string) => fs.stat(p).then((s) => s.isDirectory(), () => false);
-      const firstIsFolder = await isFolder(first);
-      for (const input of inputs) {
-        outDirs.add(resolveOutputFolder(exportSettings.outputFolder, {
-          workspaceFolder: vscode.workspace.getWorkspaceFolder(vscode.Uri.file(input))?.uri.fsPath,
-          imageFolder: (await isFolder(input)) ? input : path.dirname(input),
-        }));
-      }
+      const firstIsFolder = folders[0]!;
+      const outDirs = new Set(
+        inputs.map((input, i) =>
+          resolveOutputFolder(exportSettings.outputFolder, {
+            workspaceFolder: vscode.workspace.getWorkspaceFolder(vscode.Uri.file(input))?.uri.fsPath,
+            imageFolder: folders[i] ? input : path.dirname(input),
+          }),
+        ),
+      );
       if (outDirs.size > 1) {
         const message =
           `The output folder "${exportSettings.outputFolder}" (fastsam.export.outputFolder) is relative, and the selected items would each have their own: ` +

@@ -20,7 +20,6 @@ export function progressMessage(p: BatchProgress, name: (image: string) => strin
   return parts.join(' — ');
 }
 
-
 /** "Exported 48 images (2 skipped, 1 failed)", or what stopped the batch. */
 export function summaryMessage(s: BatchSummaryReport): string {
   const counts = `(${s.skipped} skipped, ${s.failed.length} failed)`;
