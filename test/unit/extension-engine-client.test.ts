@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 
 import { CancelledError, ModelError, UserFacingError } from '../../src/core/errors';
+import type { Logger } from '../../src/core/logger';
 import { toFullMask } from '../../src/core/masks/box-mask';
 import type { SegmentationResult } from '../../src/core/engine';
 import { EngineClient, EngineCrashedError, type ModelSpec, type SegmentRequest, type WorkerPhase } from '../../src/extension/engine-client';
@@ -143,24 +144,34 @@ describe('EngineClient with dist/engine-worker.js', () => {
   });
 });
 
+/**
+ * A client of the real worker bundle run through `script`, which sees `parentPort` and
+ * `WORKER` (the bundle's path) and changes how the worker behaves; `remove` disposes of both.
+ */
+function wrappedWorkerClient(name: string, script: string, logger: Logger = quiet): { client: EngineClient; remove: () => Promise<void> } {
+  const dir = mkdtempSync(path.join(tmpdir(), `fastsam-${name}-`));
+  const file = path.join(dir, `${name}-worker.js`);
+  writeFileSync(file, `const { parentPort } = require('node:worker_threads');\nconst WORKER = ${JSON.stringify(WORKER)};\n${script}\n`);
+  const client = new EngineClient({ workerPath: file, logger });
+  return {
+    client,
+    remove: async () => {
+      await client.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('EngineClient: a segmentation cancelled too late to stop', () => {
   // The real bundle, deaf to cancel messages: it finishes every segmentation, as the real
   // one does when the cancel arrives after its last stop (during the model's run, say).
-  const dir = mkdtempSync(path.join(tmpdir(), 'fastsam-deaf-'));
-  const deaf = path.join(dir, 'deaf-worker.js');
-  writeFileSync(
-    deaf,
-    `const { parentPort } = require('node:worker_threads');
-const on = parentPort.on.bind(parentPort);
+  const { client, remove } = wrappedWorkerClient(
+    'deaf',
+    `const on = parentPort.on.bind(parentPort);
 parentPort.on = (event, listener) => on(event, event === 'message' ? (m) => { if (m.type !== 'cancel') listener(m); } : listener);
-require(${JSON.stringify(WORKER)});
-`,
+require(WORKER);`,
   );
-  const client = new EngineClient({ workerPath: deaf, logger: quiet });
-  after(async () => {
-    await client.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(remove);
 
   test('rejects at once; the result the worker still sends goes to onLateResult, and only there', async () => {
     const controller = new AbortController();
@@ -180,21 +191,14 @@ require(${JSON.stringify(WORKER)});
 describe('EngineClient when the worker dies', () => {
   // The real bundle, plus a listener that throws (an uncaught exception in the
   // worker, as a bug would) when it sees a probe named "crash-now".
-  const dir = mkdtempSync(path.join(tmpdir(), 'fastsam-crash-'));
-  const crashing = path.join(dir, 'crashing-worker.js');
-  writeFileSync(
-    crashing,
-    `const { parentPort } = require('node:worker_threads');
-require(${JSON.stringify(WORKER)});
-parentPort.on('message', (m) => { if (m.type === 'probe' && m.name === 'crash-now') throw new Error('simulated crash'); });
-`,
-  );
   const warnings: string[] = [];
-  const client = new EngineClient({ workerPath: crashing, logger: { info: () => {}, warn: (m) => warnings.push(m) } });
-  after(async () => {
-    await client.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { client, remove } = wrappedWorkerClient(
+    'crashing',
+    `require(WORKER);
+parentPort.on('message', (m) => { if (m.type === 'probe' && m.name === 'crash-now') throw new Error('simulated crash'); });`,
+    { info: () => {}, warn: (m: string) => void warnings.push(m) },
+  );
+  after(remove);
 
   test('pending requests fail with EngineCrashedError and the next request restarts the worker', async () => {
     await client.segment(request(smallPng));
