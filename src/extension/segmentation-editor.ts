@@ -205,6 +205,8 @@ export class SegmentationEditor extends Disposable {
   private modelMissing: string | undefined;
   private shown: Shown | undefined;
   private contentHash: string | undefined;
+  /** SHA-256 of the bytes the editor last read from disk (with the header): a file event with the same bytes changes nothing. */
+  private loadedHash: string | undefined;
   private selection: number[] = [];
   private run: { controller: AbortController; done: Promise<SegmentOutcome> } | undefined;
   /** Whether segmentation was asked for (on open, by a command or the webview): settings changes then re-run it. */
@@ -626,6 +628,8 @@ export class SegmentationEditor extends Disposable {
   private async readHeader(): Promise<ImageHeader | undefined> {
     try {
       const bytes = await vscode.workspace.fs.readFile(this.resource);
+      // Before the probe, which hands the bytes over to the worker.
+      this.loadedHash = await contentHashOf(bytes);
       return await this.services.engine.probeImage(bytes, this.fileName);
     } catch (e) {
       const message = errorMessage(e);
@@ -645,10 +649,11 @@ export class SegmentationEditor extends Disposable {
     if (this.disposed) return;
     // A write of the same bytes (a touch, a checkout, the file just written when the editor
     // opened) changes nothing: the masks and the user's selection stay.
-    const known = this.contentHash;
+    await this.headerRead;
+    const known = this.loadedHash;
     if (known) {
       const bytes = await vscode.workspace.fs.readFile(this.resource).then((b) => b, () => undefined);
-      if (this.disposed || (bytes && (await contentHashOf(bytes)) === known && this.contentHash === known)) return;
+      if (this.disposed || (bytes && (await contentHashOf(bytes)) === known && this.loadedHash === known)) return;
     }
     this.supersede();
     if (this.contentHash) this.services.cache.deleteContent(this.contentHash);
