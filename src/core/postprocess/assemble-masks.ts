@@ -41,13 +41,14 @@ export interface AssemblerScratch {
   /** One mask's coefficients (float32 per channel) and logits (float32 per prototype cell). */
   coefficients: number;
   logits: number;
-  /** The image's sampling tables: 16 bytes per image column, then per image row (see `fillMask`). */
+  /** The image's sampling tables: 16 bytes per image column, then per image row, and the column weights alone, 4 bytes per column (see `fillMask`). */
   tables: number;
+  columnWeights: number;
   /** The fill's own scratch: a mask's column runs (16 bytes per column), its mixed runs (4 bytes per column) and a row template. */
   runs: number;
   mixed: number;
   template: number;
-  /** The mask's rows of bits, as large as a mask covering the whole image. */
+  /** The mask's rows of bits, as large as a mask covering the whole image, and a spare word (see `fillMask`). */
   bits: number;
 }
 
@@ -82,10 +83,12 @@ export function placePrototypes(
     coefficients: layout.take(4 * protos.channels),
     logits: layout.take(4 * protos.height * protos.width),
     tables: layout.take(16 * (W + H)),
+    // Three more: the fill reads weights four at a time.
+    columnWeights: layout.take(4 * (W + 3)),
     runs: layout.take(16 * W),
     mixed: layout.take(4 * W),
     template: layout.take(4 * wordsPerRow(W)),
-    bits: layout.take(4 * wordsPerRow(W) * H),
+    bits: layout.take(4 * (wordsPerRow(W) * H + 1)),
   }));
   kernels ??= new Kernels(kernelMemory(layout.size));
   kernels.reserve(layout.size);
@@ -98,8 +101,7 @@ export function placePrototypes(
  * pixel index i, from entry `first` on, 16 bytes (4 values of `ints`, and of
  * `floats`, two views of the same table): the two prototype cells to blend (lo,
  * hi), the weight of the second (float32), and the first pixel index after i
- * whose lo differs (pixels in between blend the same two cells). Returns how much
- * the weight grows from one pixel to the next within such a run.
+ * whose lo differs (pixels in between blend the same two cells).
  */
 function writeAxisSampling(
   ints: Int32Array,
@@ -110,7 +112,7 @@ function writeAxisSampling(
   pad: number,
   modelSize: number,
   protoSide: number,
-): number {
+): void {
   const toModel = resizedSide / imageSide;
   const toProto = protoSide / modelSize;
   for (let i = 0; i < imageSide; i++) {
@@ -125,7 +127,6 @@ function writeAxisSampling(
     const e = 4 * (first + i);
     ints[e + 3] = i + 1 < imageSide && ints[e + 4] === ints[e] ? ints[e + 7]! : i + 1;
   }
-  return toModel * toProto;
 }
 
 /** Precomputed sampling tables of one image, shared by all its masks. */
@@ -133,7 +134,6 @@ export class MaskAssembler {
   private readonly protos: PlacedPrototypes;
   /** The sampling tables in kernel memory (see `writeAxisSampling`): image columns, then image rows. */
   private readonly table: Int32Array;
-  private readonly columnStep: number;
 
   /** Plain `Prototypes` are copied into a kernel memory of the assembler's own. */
   constructor(
@@ -150,8 +150,10 @@ export class MaskAssembler {
     const entries = 4 * (g.imageWidth + g.imageHeight);
     this.table = new Int32Array(memory, protos.scratch.tables, entries);
     const floats = new Float32Array(memory, protos.scratch.tables, entries);
-    this.columnStep = writeAxisSampling(this.table, floats, 0, g.imageWidth, g.resizedWidth, g.padLeft, g.modelSize, protos.width);
+    writeAxisSampling(this.table, floats, 0, g.imageWidth, g.resizedWidth, g.padLeft, g.modelSize, protos.width);
     writeAxisSampling(this.table, floats, g.imageWidth, g.imageHeight, g.resizedHeight, g.padTop, g.modelSize, protos.height);
+    const columnWeights = new Float32Array(memory, protos.scratch.columnWeights, g.imageWidth);
+    for (let x = 0; x < g.imageWidth; x++) columnWeights[x] = floats[4 * x + 2]!;
   }
 
   /**
@@ -181,7 +183,7 @@ export class MaskAssembler {
     kernels.logits(offset, pw, ph, channels, scratch.coefficients, r0, r1, c0, c1, scratch.logits);
     const area = kernels.fillMask(
       scratch.logits, c1 - c0 + 1, r0, c0,
-      scratch.tables, W, this.columnStep,
+      scratch.tables, W, scratch.columnWeights,
       left, right, top, bottom,
       scratch.runs, scratch.mixed, scratch.template, scratch.bits,
     );

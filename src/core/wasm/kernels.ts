@@ -25,7 +25,7 @@ interface KernelExports {
   ): void;
   fillMask(
     logits: number, cells: number, r0: number, c0: number,
-    tables: number, columns: number, step: number,
+    tables: number, columns: number, columnWeights: number,
     left: number, right: number, top: number, bottom: number,
     runs: number, mixed: number, template: number, bits: number,
   ): number;
