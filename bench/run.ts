@@ -33,7 +33,7 @@ interface ModelSpec {
 }
 
 const MODELS: ModelSpec[] = quick ? [{ id: 'FastSAM-s', scale: 's', runs: 2 }] : [
-  { id: 'FastSAM-s', scale: 's', runs: 11 },
+  { id: 'FastSAM-s', scale: 's', runs: 21 },
   { id: 'FastSAM-x', scale: 'x', runs: 3 },
 ];
 const IMAGE_SIZES = quick ? [640] : [640, 1024];
