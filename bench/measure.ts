@@ -69,7 +69,7 @@ function lcg(seed: number): () => number {
  * everything through). Random weights can saturate many scores at exactly 1; then
  * the confidence cannot separate them and the cap (which counts masks) does.
  */
-function calibrate(scores: number[], count: number): { confidence: number; maxDetections: number } {
+export function calibrate(scores: number[], count: number): { confidence: number; maxDetections: number } {
   if (scores.length <= count) return { confidence: Math.max(0, (scores[scores.length - 1] ?? 0) - 1e-6), maxDetections: 300 };
   const at = scores[count - 1]!, next = scores[count]!;
   if (at === next) return { confidence: Math.max(0, at - 1e-6), maxDetections: count };

@@ -7,6 +7,8 @@
  *   npm run bench            the full matrix
  *   npm run bench -- --quick FastSAM-s at 640 only, 2 runs (a smoke test)
  *   npm run bench -- --render writes BENCHMARKS.md again from bench/results.json
+ *   npm run bench -- --out D  writes results.json and BENCHMARKS.md into folder D
+ *                             instead (the tests' smoke run leaves the record alone)
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -24,6 +26,16 @@ import type { TextPromptMeasurement } from './text-prompt';
 const ROOT = path.resolve(__dirname, '..');
 const TMP = path.join(ROOT, 'bench', 'tmp');
 const quick = process.argv.includes('--quick');
+
+/** The raw results and the tables: the recorded ones in the repository, or both in the folder after --out. */
+function outputFiles(): { json: string; markdown: string; jsonLink: string } {
+  const at = process.argv.indexOf('--out');
+  if (at < 0) return { json: path.join(ROOT, 'bench', 'results.json'), markdown: path.join(ROOT, 'BENCHMARKS.md'), jsonLink: 'bench/results.json' };
+  const dir = process.argv[at + 1];
+  if (!dir || dir.startsWith('--')) throw new Error('--out needs a folder');
+  mkdirSync(dir, { recursive: true });
+  return { json: path.join(dir, 'results.json'), markdown: path.join(dir, 'BENCHMARKS.md'), jsonLink: 'results.json' };
+}
 
 interface ModelSpec {
   id: string;
@@ -140,12 +152,12 @@ function machine() {
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
-function markdown(results: BenchResults): string {
+function markdown(results: BenchResults, jsonLink: string): string {
   const m = results.machine;
   const lines = [
     '# Benchmarks',
     '',
-    `Recorded by \`npm run bench\` on ${results.date}, in ${Math.round(results.totalSeconds)} s (model builds included where listed at the end). Raw numbers: [bench/results.json](bench/results.json).`,
+    `Recorded by \`npm run bench\` on ${results.date}, in ${Math.round(results.totalSeconds)} s (model builds included where listed at the end). Raw numbers: [${jsonLink}](${jsonLink}).`,
     '',
     ...(results.quick ? ['**Quick run** (`npm run bench -- --quick`): FastSAM-s at S = 640 on the 3-megapixel photo only, 2 timed runs. Run `npm run bench` for the full matrix.', ''] : []),
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}, onnxruntime-node ${m.onnxruntime}, CPU execution provider. Load average at start: ${m.loadAverageAtStart.join(', ')}.`,
@@ -226,10 +238,11 @@ interface BenchResults {
 }
 
 async function main(): Promise<void> {
+  const out = outputFiles();
   if (process.argv.includes('--render')) {
-    const recorded = JSON.parse(readFileSync(path.join(ROOT, 'bench', 'results.json'), 'utf8')) as BenchResults;
-    await writeFileAtomic(path.join(ROOT, 'BENCHMARKS.md'), markdown(recorded), { overwrite: true });
-    log('wrote BENCHMARKS.md from bench/results.json');
+    const recorded = JSON.parse(readFileSync(out.json, 'utf8')) as BenchResults;
+    await writeFileAtomic(out.markdown, markdown(recorded, out.jsonLink), { overwrite: true });
+    log(`wrote ${out.markdown} from ${out.json}`);
     return;
   }
   const start = performance.now();
@@ -265,9 +278,9 @@ async function main(): Promise<void> {
     log(`GPU section skipped: ${results.gpu.reason}`);
   }
   results.totalSeconds = Math.round((performance.now() - start) / 100) / 10;
-  await writeFileAtomic(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n', { overwrite: true });
-  await writeFileAtomic(path.join(ROOT, 'BENCHMARKS.md'), markdown(results), { overwrite: true });
-  log(`wrote bench/results.json and BENCHMARKS.md in ${results.totalSeconds} s`);
+  await writeFileAtomic(out.json, JSON.stringify(results, null, 2) + '\n', { overwrite: true });
+  await writeFileAtomic(out.markdown, markdown(results, out.jsonLink), { overwrite: true });
+  log(`wrote ${path.relative(ROOT, out.json)} and ${path.relative(ROOT, out.markdown)} in ${results.totalSeconds} s`);
 }
 
 main().catch((e: unknown) => {
