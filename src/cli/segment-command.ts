@@ -69,7 +69,7 @@ ${TEXT_OPTIONS_USAGE}
   --tolerance <PX>        polygon simplification tolerance in pixels (default 1; 0 = exact outline)
   --coco-dataset <FILE>   the COCO file of all images (default for a folder or several images:
                           _annotations.coco.json in --out DIR, else in the inputs' folder)
-  --json                  print one JSON object per image on stdout
+  --json                  print one JSON object per image on stdout ({"image", "error"} for one that failed)
   --provider <name>       execution provider: ${EXECUTION_PROVIDER_CHOICES.join(', ')} (default auto)
   --verbose               log model loading and provider choices on stderr
   -h, --help              show this help
@@ -186,14 +186,18 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
     }
   }
   let failures = 0;
+  // A failed image is reported on stderr, and with --json also on stdout, so that a script
+  // reading one object per image sees every image.
+  const fail = (image: string, message: string) => {
+    failures++;
+    io.stderr(`fastsam: ${message}`);
+    if (options.json) io.stdout(JSON.stringify({ image, error: message }));
+  };
   let texts: TextPrompter | undefined;
   try {
     texts = options.text ? await loadTextPrompter(options.text, io.logger) : undefined;
     const { images, unreadable } = await collectImages(options.images);
-    for (const u of unreadable) {
-      failures++;
-      io.stderr(`fastsam: ${u.message}`);
-    }
+    for (const u of unreadable) fail(u.path, u.message);
     if (images.length === 0 && unreadable.length === 0) {
       io.stderr(`fastsam: ${noImagesFound(options.images)}`);
       return 1;
@@ -211,9 +215,8 @@ export async function runSegment(options: SegmentCommandOptions, io: CommandIo):
         await segmentOne(engine, image, prompt, options, io, texts);
       } catch (e) {
         if (!(e instanceof UserFacingError)) throw e;
-        failures++;
         // Prompt errors don't know the image; image errors already name it.
-        io.stderr(`fastsam: ${e instanceof PromptError ? `${image.path}: ` : ''}${e.message}`);
+        fail(image.path, `${e instanceof PromptError ? `${image.path}: ` : ''}${e.message}`);
       }
     }
   } finally {

@@ -196,14 +196,30 @@ describe('fastsam segment: bad input', () => {
     assert.deepEqual(readdirSync(out).sort(), ['keep.mask.png'], 'no temporary file left behind');
   });
 
-  it('one bad image among good ones: the others are still processed', async () => {
+  it('a provider that cannot load gives one line, without onnxruntime\'s own log', async () => {
+    // Here (no CUDA libraries) the CUDA provider fails; where it loads, nothing is printed either.
+    const file = await writeScene('provider.png', randomScene(SEED + 13, 200, 150, paletteColors));
+    const run = await fastsam(['segment', file, '--model', model, '--provider', 'cuda']);
+    assert.doesNotMatch(run.stderr, /onnxruntime|\x1b\[/, 'no native log line');
+    if (run.code !== 0) assert.match(run.stderr, /^fastsam: The cuda execution provider could not load .*Choose "auto" or "cpu"\.\n$/);
+  });
+
+  it('one bad image among good ones: the others are still processed, and --json reports each', async () => {
     const good = await writeScene('good.png', randomScene(SEED + 9, 300, 200, paletteColors));
     const bad = path.join(dir, 'bad.png');
     writeFileSync(bad, 'nope');
-    const run = await fastsam(['segment', bad, good, '--model', model, '--json']);
+    const missing = path.join(dir, 'missing.png');
+    const run = await fastsam(['segment', bad, missing, good, '--model', model, '--json']);
     assert.equal(run.code, 1);
-    assert.equal(parseLines(run.stdout).length, 1);
-    assert.equal(run.stderr.trimEnd().split('\n').length, 1);
+    const errors = run.stderr.trimEnd().split('\n');
+    assert.equal(errors.length, 2, run.stderr);
+    // One object per image, in order: the failed ones with the message stderr gives.
+    const [first, second, third] = parseLines(run.stdout) as unknown as Record<string, unknown>[];
+    assert.deepEqual(first, { image: bad, error: errors[0]!.replace(/^fastsam: /, '') });
+    assert.deepEqual(second, { image: missing, error: errors[1]!.replace(/^fastsam: /, '') });
+    assert.match(String(second!.error), /does not exist/);
+    assert.equal(third!.image, good);
+    assert.ok(Array.isArray(third!.masks));
   });
 
   it('two images with the same name and --out: the second is refused, the first one\'s files are kept, with --overwrite too', async () => {
