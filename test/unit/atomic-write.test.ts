@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFile
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { buildSync } from 'esbuild';
 import { OutputWriteError, writeFilesAtomic } from '../../src/core/io/atomic-write';
 
 function folder(): string {
@@ -96,15 +97,20 @@ describe('writeFilesAtomic', () => {
     const dir = folder();
     chmodSync(dir, 0o777);
     for (const name of ['one.png', 'two.png', 'two.json']) writeFileSync(path.join(dir, name), `old ${name}`);
+    // nobody may not be able to read this checkout (a clone in a private temporary folder), so
+    // the module runs from a bundle of its own in a folder anyone can read.
+    const bundle = path.join(folder(), 'atomic-write.js');
+    chmodSync(path.dirname(bundle), 0o755);
+    buildSync({ entryPoints: [path.resolve(__dirname, '../../src/core/io/atomic-write.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'silent' });
     const script = `
-      const { writeFilesAtomic } = require(${JSON.stringify(path.resolve(__dirname, '../../src/core/io/atomic-write.ts'))});
+      const { writeFilesAtomic } = require(${JSON.stringify(bundle)});
       const dir = ${JSON.stringify(dir)};
       (async () => {
         await writeFilesAtomic([{ path: dir + '/one.png', data: 'new one' }], { overwrite: true });
         await writeFilesAtomic([{ path: dir + '/two.png', data: 'new png' }, { path: dir + '/two.json', data: 'new json' }], { overwrite: true });
       })().catch((e) => { console.error(e.message); process.exit(1); });`;
     try {
-      execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', '-e', script], { stdio: 'pipe', env: { ...process.env, HOME: dir } });
+      execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', script], { cwd: dir, stdio: 'pipe', env: { ...process.env, HOME: dir } });
     } catch (e) {
       const err = e as { code?: string; stderr?: Buffer };
       if (err.code === 'ENOENT' || /setpriv: |not permitted/.test(String(err.stderr))) return t.skip('setpriv as nobody is not available here');
