@@ -74,6 +74,8 @@ interface Shown {
   key: CacheKeyParts;
   result: SegmentationResult;
   total: number;
+  /** `SegmentationMessage.resultId`: which of this editor's results it is. */
+  resultId: number;
 }
 
 /** After the last editor closes, the worker and the model's memory are released this much later. */
@@ -204,6 +206,8 @@ export class SegmentationEditor extends Disposable {
   private status: StatusMessage;
   private modelMissing: string | undefined;
   private shown: Shown | undefined;
+  /** Results shown so far: the next one's `resultId` is one more. */
+  private resultsShown = 0;
   private contentHash: string | undefined;
   /** SHA-256 of the bytes the editor last read from disk (with the header): a file event with the same bytes changes nothing. */
   private loadedHash: string | undefined;
@@ -277,10 +281,11 @@ export class SegmentationEditor extends Disposable {
         this.run?.controller.abort();
         return;
       case 'export':
-        await this.exportMasks(message.scope, message.maskIds);
+        await this.exportMasks(message.scope, message.maskIds, message.resultId);
         return;
       case 'selectionChanged':
-        this.selection = message.maskIds;
+        // Ids of a result replaced since mean other masks now: the new result starts with no selection.
+        if (message.resultId === this.shown?.resultId) this.selection = message.maskIds;
         return;
       case 'chooseModel':
         await vscode.commands.executeCommand('fastsam.chooseModel');
@@ -346,9 +351,10 @@ export class SegmentationEditor extends Disposable {
    * mask alone follows mask-export.ts (Overwrite / Keep Both / Cancel, Save As
    * for a read-only folder); several formats are written together by the
    * engine worker under the rules of export-files.ts. Names and folder come
-   * from the `fastsam.export.*` settings.
+   * from the `fastsam.export.*` settings. `resultId`, given with ids from the
+   * webview, is the result they belong to: ids of a replaced result are refused.
    */
-  async exportMasks(scope: ExportScope, maskIds: readonly number[] = this.selection): Promise<EditorExportOutcome> {
+  async exportMasks(scope: ExportScope, maskIds: readonly number[] = this.selection, resultId?: number): Promise<EditorExportOutcome> {
     const fail = (message: string, show: (m: string) => Thenable<unknown>) => {
       this.post({ type: 'exportDone', ok: false, message });
       void show(message);
@@ -361,6 +367,9 @@ export class SegmentationEditor extends Disposable {
     };
     const shown = this.shown;
     if (!shown) return fail('There is nothing to export yet: segment the image first.', vscode.window.showInformationMessage);
+    if (scope === 'selection' && resultId !== undefined && resultId !== shown.resultId) {
+      return fail('The masks were replaced (the image was segmented again) before the export began: select again, then export.', vscode.window.showInformationMessage);
+    }
     const { result } = shown;
     // Every mask in the batch export's order (largest first), or the selection in its order.
     const masks: SegmentedMask[] =
@@ -616,11 +625,11 @@ export class SegmentationEditor extends Disposable {
     this.run = undefined;
   }
 
-  private show(shown: Shown, cached: boolean): void {
-    this.shown = shown;
+  private show(shown: Omit<Shown, 'resultId'>, cached: boolean): void {
+    this.shown = { ...shown, resultId: ++this.resultsShown };
     this.selection = [];
     this.setStatus('ready');
-    this.post(segmentationMessage(shown, cached));
+    this.post(segmentationMessage(this.shown, cached));
   }
 
   // ---- the image file ------------------------------------------------------------
@@ -773,6 +782,7 @@ function segmentationMessage(shown: Shown, cached: boolean): SegmentationMessage
   }));
   return {
     type: 'segmentation',
+    resultId: shown.resultId,
     width: result.width,
     height: result.height,
     masks,
@@ -825,6 +835,7 @@ function escapeHtml(value: string): string {
 }
 
 const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every((n) => Number.isInteger(n) && n >= 0);
+const isResultId = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 
 /** The message if it has a known shape; the webview is ours, but its messages still cross a trust boundary. */
 function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
@@ -839,9 +850,11 @@ function parseWebviewMessage(raw: unknown): WebviewToHost | undefined {
     case 'showLog':
       return { type: m.type };
     case 'export':
-      return (m.scope === 'selection' || m.scope === 'everything') && isIdList(m.maskIds) ? { type: 'export', scope: m.scope, maskIds: m.maskIds } : undefined;
+      return (m.scope === 'selection' || m.scope === 'everything') && isIdList(m.maskIds) && isResultId(m.resultId)
+        ? { type: 'export', scope: m.scope, maskIds: m.maskIds, resultId: m.resultId }
+        : undefined;
     case 'selectionChanged':
-      return isIdList(m.maskIds) ? { type: 'selectionChanged', maskIds: m.maskIds } : undefined;
+      return isIdList(m.maskIds) && isResultId(m.resultId) ? { type: 'selectionChanged', maskIds: m.maskIds, resultId: m.resultId } : undefined;
     case 'textQuery':
       return typeof m.text === 'string' && Number.isInteger(m.requestId) ? { type: 'textQuery', text: m.text, requestId: m.requestId as number } : undefined;
     default:

@@ -72,6 +72,12 @@ export interface ModelMissingMessage {
 
 export interface SegmentationMessage {
   type: 'segmentation';
+  /**
+   * Names this result in its editor (1, 2, … as results replace each other). Requests that
+   * name masks by id carry it, so that the host can tell ids meant for a result it has
+   * since replaced (the image changed, the settings changed) from ids of the one it shows.
+   */
+  resultId: number;
   width: number;
   height: number;
   /** Descending score; `id` is the index. */
@@ -156,6 +162,8 @@ export interface ExportRequest {
   type: 'export';
   scope: ExportScope;
   maskIds: number[];
+  /** The result the ids belong to (`SegmentationMessage.resultId`). */
+  resultId: number;
 }
 
 export interface ChooseModelRequest {
@@ -177,6 +185,8 @@ export interface ShowLogRequest {
 export interface SelectionChangedMessage {
   type: 'selectionChanged';
   maskIds: number[];
+  /** The result the ids belong to (`SegmentationMessage.resultId`). */
+  resultId: number;
 }
 
 /**

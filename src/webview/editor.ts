@@ -101,6 +101,8 @@ export class Editor {
   private paintOrder: number[] = [];
   /** Counts segmentation results, to tell the renderer when its flattened layer is stale. */
   private masksVersion = 0;
+  /** The host's name for the masks shown (`SegmentationMessage.resultId`), sent with their ids. */
+  private resultId = 0;
 
   private phase: EnginePhase = 'idle';
   private model: string | null = null;
@@ -358,11 +360,11 @@ export class Editor {
       // A result for another size belongs to an image that has since changed; the host will send the right one.
       return;
     }
-    const before = this.selection.selectedIds;
     this.cache.clear();
     this.renderer.reset();
     this.masksVersion++;
     this.selection.setMasks(m.masks, m.width, m.height);
+    this.resultId = m.resultId;
     const selectable = m.masks.map((w) => ({ mask: toBoxMask(w, m.width, m.height), score: w.score }));
     this.paintOrder = selectEverything(selectable).map((pick) => m.masks[pick[0]!]!.id);
     this.lastRun = { timings: m.timings, cached: m.cached, count: m.masks.length };
@@ -373,7 +375,9 @@ export class Editor {
     for (const id of [...this.hidden]) if (!this.selection.mask(id)) this.hidden.delete(id);
     const after = this.selection.selectedIds;
     if (requested) this.announcer.say(`Found ${plural(m.masks.length, 'mask')}${m.cached ? ' (cached)' : ''}.`);
-    if (!sameIds(before, after)) this.host.post({ type: 'selectionChanged', maskIds: after });
+    // The selection carries over to the new result by id; the host starts each result with
+    // none, so it is told (under the new result's id) whenever there is one.
+    if (after.length > 0) this.host.post({ type: 'selectionChanged', maskIds: after, resultId: this.resultId });
     this.hoverId = this.hoverPoint ? this.selection.maskAt(this.hoverPoint.x, this.hoverPoint.y) : -1;
     this.invalidate('base', 'overlay', 'ui', 'status');
   }
@@ -486,7 +490,7 @@ export class Editor {
     const ids = this.selection.selectedIds;
     if (ids.length === 0 || this.exporting) return;
     this.exporting = true;
-    this.host.post({ type: 'export', scope: 'selection', maskIds: ids });
+    this.host.post({ type: 'export', scope: 'selection', maskIds: ids, resultId: this.resultId });
     this.announcer.say(`Exporting ${plural(ids.length, 'mask')}…`);
     clearTimeout(this.exportTimer);
     this.exportTimer = setTimeout(() => {
@@ -507,7 +511,7 @@ export class Editor {
     const text = describe?.() ?? this.describeChange(before, after);
     if (text) this.announcer.say(text);
     for (const id of [...this.hidden]) if (!after.includes(id)) this.hidden.delete(id);
-    if (!sameIds(before, after)) this.host.post({ type: 'selectionChanged', maskIds: after });
+    if (!sameIds(before, after)) this.host.post({ type: 'selectionChanged', maskIds: after, resultId: this.resultId });
     this.invalidate('base', 'overlay', 'ui');
     this.persistSoon();
     return true;

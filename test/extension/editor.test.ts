@@ -23,7 +23,7 @@ import type { Prompts } from '../../src/extension/prompts';
 import type { FastSamTestApi } from '../../src/extension/test-api';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { encodeScene, type RGB, type Scene } from '../helpers/shapes';
-import { activateTestApi, EXTENSION_ID, type Message, nextMessage } from './extension-api';
+import { activateTestApi, EXTENSION_ID, type Message, nextMessage, shownResultId } from './extension-api';
 
 const VIEW_TYPE = 'fastsam.segmentationEditor';
 const COMMANDS = ['fastsam.openEditor', 'fastsam.segmentEverything', 'fastsam.exportSelection', 'fastsam.chooseModel', 'fastsam.showLog'];
@@ -299,7 +299,9 @@ describe('segmentation editor', function () {
   it('its webview loads (HTML, CSP, script) and asks for the state', async () => {
     await closeAll();
     // Nothing is sent to a webview before its script says `ready`; then `init` comes first.
-    const init = nextMessage(api, files.shapes!, 'init', () => true, 30_000);
+    // The first webview of a fresh code-server workbench sometimes waits about 31 s for its
+    // service worker ("waiting for controllerchange" in the browser's log), hence the default wait.
+    const init = nextMessage(api, files.shapes!, 'init');
     await openWith(files.shapes!);
     assert.equal((await init).fileName, 'shapes.png');
   });
@@ -529,7 +531,7 @@ describe('segmentation editor', function () {
     });
 
     async function exportSelection(maskIds: number[]): Promise<{ outcome: ExportOutcome | { status: 'failed'; message: string }; done: Message<'exportDone'> }> {
-      await api.receive(uri, { type: 'selectionChanged', maskIds });
+      await api.receive(uri, { type: 'selectionChanged', maskIds, resultId: shownResultId(uri) });
       const done = nextMessage(api, uri, 'exportDone');
       const outcome = await vscode.commands.executeCommand<ExportOutcome | { status: 'failed'; message: string }>('fastsam.exportSelection');
       return { outcome, done: await done };
@@ -585,8 +587,28 @@ describe('segmentation editor', function () {
     it('the webview’s export of everything writes the union of all masks', async () => {
       script({ whenExists: async () => 'overwrite' });
       const done = nextMessage(api, uri, 'exportDone');
-      await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [] });
+      await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [], resultId: shownResultId(uri) });
       assert.deepEqual(await done, { type: 'exportDone', ok: true, paths: [maskFile()] });
+    });
+
+    it('ids meant for a result replaced since are refused, and a selection of them is ignored', async () => {
+      // The masks are shown again (from the cache): a new result, whose ids the host would now read.
+      const old = shownResultId(uri);
+      const again = nextMessage(api, uri, 'segmentation');
+      await api.receive(uri, { type: 'segment' });
+      assert.ok((await again).resultId > old);
+      fs.rmSync(maskFile(), { force: true });
+      // An export and a selection the webview sent before it saw the new result:
+      const done = nextMessage(api, uri, 'exportDone');
+      await api.receive(uri, { type: 'export', scope: 'selection', maskIds: [0], resultId: old });
+      const refused = await done;
+      assert.equal(refused.ok, false);
+      assert.match(refused.message ?? '', /replaced .*select again/);
+      assert.equal(fs.existsSync(maskFile()), false);
+      await api.receive(uri, { type: 'selectionChanged', maskIds: [0], resultId: old });
+      const outcome = await vscode.commands.executeCommand<ExportOutcome | { status: 'failed'; message: string }>('fastsam.exportSelection');
+      assert.equal(outcome.status, 'failed');
+      assert.match((outcome as { message: string }).message, /Nothing is selected/);
     });
 
     it('in a read-only folder, says so and offers Save As', async function () {
@@ -608,7 +630,7 @@ describe('segmentation editor', function () {
             return elsewhere;
           },
         });
-        await api.receive(image, { type: 'selectionChanged', maskIds: [1] });
+        await api.receive(image, { type: 'selectionChanged', maskIds: [1], resultId: shownResultId(image) });
         const outcome = await vscode.commands.executeCommand<ExportOutcome>('fastsam.exportSelection');
         assert.deepEqual(outcome, { status: 'written', path: elsewhere });
         assert.equal(reasons.length, 1);

@@ -23,7 +23,7 @@ import type { FastSamTestApi } from '../../src/extension/test-api';
 import { paletteColors, paletteModelPath } from '../helpers/fixture-model';
 import { makeReadOnly, undoReadOnly } from '../helpers/read-only-folder';
 import { encodeScene, randomScene, type RGB, type Scene } from '../helpers/shapes';
-import { activateTestApi, EXTENSION_ID, type Message, nextMessage } from './extension-api';
+import { activateTestApi, EXTENSION_ID, type Message, nextMessage, shownResultId } from './extension-api';
 
 const VIEW_TYPE = 'fastsam.segmentationEditor';
 const SEED = 4242;
@@ -423,7 +423,7 @@ describe('export', function () {
     });
 
     async function exportSelection(ids: number[]): Promise<{ outcome: EditorExportOutcome; done: Message<'exportDone'> }> {
-      await api.receive(uri, { type: 'selectionChanged', maskIds: ids });
+      await api.receive(uri, { type: 'selectionChanged', maskIds: ids, resultId: shownResultId(uri) });
       const doneMessage = nextMessage(api, uri, 'exportDone');
       const outcome = await vscode.commands.executeCommand<EditorExportOutcome>('fastsam.exportSelection');
       return { outcome, done: await doneMessage };
@@ -496,7 +496,7 @@ describe('export', function () {
     it('the webview’s export of everything: every mask, largest first, in the index PNG', async () => {
       api.setPrompts({ pickExportFormats: async () => ['index'], whenExists: async () => 'overwrite' });
       const doneMessage = nextMessage(api, uri, 'exportDone');
-      await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [] });
+      await api.receive(uri, { type: 'export', scope: 'everything', maskIds: [], resultId: shownResultId(uri) });
       const index = path.join(folder, 'editor.masks.png');
       assert.deepEqual(await doneMessage, { type: 'exportDone', ok: true, paths: [index] });
       const { data, info } = await sharp(index).raw().toBuffer({ resolveWithObject: true });

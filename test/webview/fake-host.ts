@@ -148,6 +148,8 @@ interface Recorded {
   delay: number;
   /** The generated image's blob URL, once made. */
   imageUri: string;
+  /** Segmentation results sent so far: the last one's `resultId`, as the extension's editor numbers them. */
+  resultsSent: number;
 }
 
 declare global {
@@ -168,6 +170,7 @@ const recorded: Recorded = {
   segmentationDeliveredAt: 0,
   delay: initialDelay,
   imageUri: '',
+  resultsSent: 0,
 };
 window.__fakeHost = recorded;
 document.addEventListener('securitypolicyviolation', (e) => recorded.cspViolations.push(`${e.violatedDirective}: ${e.blockedURI || e.sample}`));
@@ -201,6 +204,7 @@ let modelChosen = scenario !== 'missing';
 function segmentationMessage(s: Scene, cached: boolean): HostToWebview {
   return {
     type: 'segmentation',
+    resultId: ++recorded.resultsSent,
     width: s.width,
     height: s.height,
     masks: s.masks,

@@ -351,7 +351,8 @@ async function mainFlow(browser: Browser, base: string, theme: 'dark' | 'light')
     await waitSelected(page, [id.books!], 'box');
     await page.click('.export-button');
     const exp = (await sent(page)).filter((m) => m.type === 'export');
-    assert.deepEqual(exp[exp.length - 1], { type: 'export', scope: 'selection', maskIds: [id.books] });
+    const resultId = await page.evaluate(() => window.__fakeHost.resultsSent);
+    assert.deepEqual(exp[exp.length - 1], { type: 'export', scope: 'selection', maskIds: [id.books], resultId }, 'the ids name the result shown');
     await page.waitForSelector('.notice:not([hidden])');
     assert.equal(await text(page, '.notice-text'), 'Exported to still-life.mask.png');
     await page.waitForFunction(() => document.querySelector('[aria-live="polite"]')?.textContent === 'Exported to /home/user/pictures/still-life.mask.png');
@@ -390,6 +391,9 @@ async function mainFlow(browser: Browser, base: string, theme: 'dark' | 'light')
     await page.reload();
     await page.waitForFunction(() => window.__fakeHost?.received.includes('segmentation'), undefined, { timeout: TIMEOUT });
     await waitSelected(page, [id.books!], 'restored selection');
+    // The host starts each result with no selection: it is told the restored one, under the result's id.
+    const resultId = await page.evaluate(() => window.__fakeHost.resultsSent);
+    assert.deepEqual((await sent(page)).filter((m) => m.type === 'selectionChanged').at(-1), { type: 'selectionChanged', maskIds: [id.books], resultId });
     await waitAttr(page, '.tool[aria-label="Box"]', 'aria-pressed', 'true');
     await waitAttr(page, `.mask-row[data-mask-id="${id.books}"] button[aria-pressed]`, 'aria-pressed', 'false');
     assert.equal(await text(page, '#opacity-value'), '30%');
