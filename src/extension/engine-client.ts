@@ -61,6 +61,12 @@ export interface LoadedModel {
   executionProvider: string;
 }
 
+/** A model the worker could not load, as configured, and why (written for the user). */
+export interface ModelFailure {
+  path: string;
+  message: string;
+}
+
 export interface EngineClientOptions {
   /** The worker script: dist/engine-worker.js. */
   workerPath: string;
@@ -197,6 +203,7 @@ export class EngineClient {
   private readonly late = new Map<number, (value: unknown) => void>();
   private nextId = 1;
   private loaded: LoadedModel | undefined;
+  private failure: ModelFailure | undefined;
   private readonly modelListeners = new Set<(model: LoadedModel | undefined) => void>();
   private disposed = false;
 
@@ -205,6 +212,11 @@ export class EngineClient {
   /** The model the worker holds, if any. */
   get loadedModel(): LoadedModel | undefined {
     return this.loaded;
+  }
+
+  /** The last model that failed to load, until a model loads. */
+  get modelFailure(): ModelFailure | undefined {
+    return this.failure;
   }
 
   /** Whether a worker thread is running. */
@@ -217,7 +229,7 @@ export class EngineClient {
     return this.pending.size > 0;
   }
 
-  /** Called whenever the worker loads a model, and with undefined when it stops. */
+  /** Called whenever the worker loads a model, and with undefined when it stops, releases one or fails to load one (see `modelFailure`). */
   onDidChangeModel(listener: (model: LoadedModel | undefined) => void): { dispose(): void } {
     this.modelListeners.add(listener);
     return { dispose: () => this.modelListeners.delete(listener) };
@@ -405,7 +417,16 @@ export class EngineClient {
         return;
       case 'modelLoaded':
         this.loaded = { path: message.path, executionProvider: message.executionProvider };
+        this.failure = undefined;
         for (const l of this.modelListeners) l(this.loaded);
+        return;
+      case 'modelReleased':
+        this.loaded = undefined;
+        for (const l of this.modelListeners) l(undefined);
+        return;
+      case 'modelFailed':
+        this.failure = { path: message.path, message: message.message };
+        for (const l of this.modelListeners) l(undefined);
         return;
       case 'phase':
         this.pending.get(message.id)?.onPhase?.(message.phase);

@@ -108,7 +108,7 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
 
   const statusBar = new ModelStatusBarEntry();
   context.subscriptions.push(statusBar);
-  const updateStatusBar = (): void => statusBar.update(provider.activeEditor !== undefined, settings, engine.loadedModel);
+  const updateStatusBar = (): void => statusBar.update(provider.activeEditor !== undefined, settings, engine.loadedModel, engine.modelFailure);
   context.subscriptions.push(provider.onDidChangeActiveEditor(updateStatusBar), engine.onDidChangeModel(updateStatusBar));
 
   context.subscriptions.push(
@@ -238,5 +238,8 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     clipCounters: () => engine.clipCounters(),
     onDidReportExportProgress: exportProgress.event,
     cancelExport: () => batchExporter.cancel(),
+    get modelStatusBar() {
+      return statusBar.shown;
+    },
   };
 }

@@ -37,4 +37,6 @@ export interface FastSamTestApi {
   readonly onDidReportExportProgress: vscode.Event<string>;
   /** Cancels the running Export Masks… as its notification's Cancel button does; false when none runs. */
   cancelExport(): boolean;
+  /** The model entry in the status bar, or undefined while it is hidden. */
+  readonly modelStatusBar: { text: string; tooltip: string } | undefined;
 }

@@ -505,6 +505,23 @@ describe('segmentation editor', function () {
       assert.equal(outcome?.status, 'model-missing');
     });
 
+    it('a model that cannot load: the status bar says so, and why, until a model loads', async () => {
+      await closeAll();
+      const broken = path.join(dir, 'broken.onnx');
+      fs.writeFileSync(broken, 'not a model');
+      await config().update('modelPath', broken, vscode.ConfigurationTarget.Global);
+      const uri = files.shapes!;
+      const failed = nextMessage(api, uri, 'status', (m) => m.phase === 'error');
+      await openWith(uri);
+      assert.match((await failed).message ?? '', /not a valid ONNX model/);
+      assert.equal(api.modelStatusBar?.text, '$(error) broken.onnx: not loaded');
+      assert.match(api.modelStatusBar?.tooltip ?? '', /broken\.onnx\nIt could not be loaded: .*not a valid ONNX model/);
+      const segmentation = nextMessage(api, uri, 'segmentation');
+      await config().update('modelPath', modelPath, vscode.ConfigurationTarget.Global);
+      await segmentation;
+      assert.match(api.modelStatusBar?.text ?? '', new RegExp(`^\\$\\(sparkle\\) ${path.basename(modelPath).replace('.', '\\.')} · `));
+    });
+
     it('Choose Model File… writes fastsam.modelPath to the user settings (and nothing when dismissed)', async () => {
       api.setPrompts({ pickModelFile: async () => undefined });
       assert.equal(await vscode.commands.executeCommand('fastsam.chooseModel'), undefined);

@@ -113,6 +113,28 @@ describe('EngineClient with dist/engine-worker.js', () => {
     });
   });
 
+  test('a model that cannot load is reported with nothing held (the previous one released), until a model loads', async () => {
+    await client.segment(request(smallPng));
+    const changes: (string | undefined)[] = [];
+    const sub = client.onDidChangeModel((m) => changes.push(m?.path));
+    const dir = mkdtempSync(path.join(tmpdir(), 'fastsam-broken-model-'));
+    try {
+      const broken = path.join(dir, 'broken.onnx');
+      writeFileSync(broken, 'not a model');
+      await assert.rejects(client.segment(request(smallPng, { model: { ...model, path: broken } })), ModelError);
+      assert.equal(client.loadedModel, undefined);
+      assert.equal(client.modelFailure?.path, broken);
+      assert.match(client.modelFailure.message, /not a valid ONNX model/);
+      assert.deepEqual(changes, [undefined, undefined], 'released, then failed');
+      await client.segment(request(smallPng));
+      assert.equal(client.modelFailure, undefined);
+      assert.deepEqual(changes, [undefined, undefined, model.path]);
+    } finally {
+      sub.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('cancelling a running segmentation rejects at once and leaves the worker usable', async () => {
     const controller = new AbortController();
     const started = Date.now();

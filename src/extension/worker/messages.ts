@@ -229,6 +229,20 @@ export interface ModelLoadedMessage {
   executionProvider: string;
 }
 
+/** The held model was released to load another: until `modelLoaded`, the worker holds none. */
+export interface ModelReleasedMessage {
+  type: 'modelReleased';
+}
+
+/** A model could not be loaded (a cancelled load is not reported): the worker holds none. */
+export interface ModelFailedMessage {
+  type: 'modelFailed';
+  /** As configured, like `ModelLoadedMessage.path`. */
+  path: string;
+  /** Why, written for the user. */
+  message: string;
+}
+
 export interface SegmentedMessage {
   type: 'segmented';
   id: number;
@@ -344,6 +358,8 @@ export interface LogMessage {
 export type WorkerToHost =
   | PhaseMessage
   | ModelLoadedMessage
+  | ModelReleasedMessage
+  | ModelFailedMessage
   | SegmentedMessage
   | ProbedMessage
   | EncodedMessage
