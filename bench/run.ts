@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../src/core/io/atomic-write';
 import { buildRandomYolov8Seg } from '../src/core/models/yolov8-random';
@@ -25,16 +26,26 @@ import type { TextPromptMeasurement } from './text-prompt';
 
 const ROOT = path.resolve(__dirname, '..');
 const TMP = path.join(ROOT, 'bench', 'tmp');
-const quick = process.argv.includes('--quick');
+/**
+ * The command line. Anything else is refused: a mistyped --out would otherwise
+ * overwrite the recorded results.
+ */
+function commandLine() {
+  try {
+    return parseArgs({ options: { quick: { type: 'boolean' }, render: { type: 'boolean' }, out: { type: 'string' } } }).values;
+  } catch (e) {
+    log(`bench: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
+const args = commandLine();
+const quick = args.quick ?? false;
 
-/** The raw results and the tables: the recorded ones in the repository, or both in the folder after --out. */
+/** The raw results and the tables: the recorded ones in the repository, or both in the folder given with --out. */
 function outputFiles(): { json: string; markdown: string; jsonLink: string } {
-  const at = process.argv.indexOf('--out');
-  if (at < 0) return { json: path.join(ROOT, 'bench', 'results.json'), markdown: path.join(ROOT, 'BENCHMARKS.md'), jsonLink: 'bench/results.json' };
-  const dir = process.argv[at + 1];
-  if (!dir || dir.startsWith('--')) throw new Error('--out needs a folder');
-  mkdirSync(dir, { recursive: true });
-  return { json: path.join(dir, 'results.json'), markdown: path.join(dir, 'BENCHMARKS.md'), jsonLink: 'results.json' };
+  if (args.out === undefined) return { json: path.join(ROOT, 'bench', 'results.json'), markdown: path.join(ROOT, 'BENCHMARKS.md'), jsonLink: 'bench/results.json' };
+  mkdirSync(args.out, { recursive: true });
+  return { json: path.join(args.out, 'results.json'), markdown: path.join(args.out, 'BENCHMARKS.md'), jsonLink: 'results.json' };
 }
 
 interface ModelSpec {
@@ -239,7 +250,7 @@ interface BenchResults {
 
 async function main(): Promise<void> {
   const out = outputFiles();
-  if (process.argv.includes('--render')) {
+  if (args.render) {
     const recorded = JSON.parse(readFileSync(out.json, 'utf8')) as BenchResults;
     await writeFileAtomic(out.markdown, markdown(recorded, out.jsonLink), { overwrite: true });
     log(`wrote ${out.markdown} from ${out.json}`);

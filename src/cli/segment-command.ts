@@ -69,7 +69,8 @@ ${TEXT_OPTIONS_USAGE}
   --tolerance <PX>        polygon simplification tolerance in pixels (default 1; 0 = exact outline)
   --coco-dataset <FILE>   the COCO file of all images (default for a folder or several images:
                           _annotations.coco.json in --out DIR, else in the inputs' folder)
-  --json                  print one JSON object per image on stdout ({"image", "error"} for one that failed)
+  --json                  print one JSON object per image on stdout: its result, or {"image", "error"}
+                          if it failed; with --format, {"status", "image", ...} and a final summary
   --provider <name>       execution provider: ${EXECUTION_PROVIDER_CHOICES.join(', ')} (default auto)
   --verbose               log model loading and provider choices on stderr
   -h, --help              show this help

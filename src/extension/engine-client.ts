@@ -61,9 +61,10 @@ export interface LoadedModel {
   executionProvider: string;
 }
 
-/** A model the worker could not load, as configured, and why (written for the user). */
+/** A model the worker could not load, as configured (path and provider setting), and why (written for the user). */
 export interface ModelFailure {
   path: string;
+  executionProvider: string;
   message: string;
 }
 
@@ -214,9 +215,14 @@ export class EngineClient {
     return this.loaded;
   }
 
-  /** The last model that failed to load, until a model loads. */
+  /** The last model that failed to load, until a model loads or `forgetModelFailure`. */
   get modelFailure(): ModelFailure | undefined {
     return this.failure;
+  }
+
+  /** A model was chosen or downloaded: whether it loads is not known until it is tried. */
+  forgetModelFailure(): void {
+    this.failure = undefined;
   }
 
   /** Whether a worker thread is running. */
@@ -425,7 +431,7 @@ export class EngineClient {
         for (const l of this.modelListeners) l(undefined);
         return;
       case 'modelFailed':
-        this.failure = { path: message.path, message: message.message };
+        this.failure = { path: message.path, executionProvider: message.executionProvider, message: message.message };
         for (const l of this.modelListeners) l(undefined);
         return;
       case 'phase':

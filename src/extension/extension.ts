@@ -69,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
     modelChanged: () => {
       // Before the configuration event: the editors segment with the new path now.
       settings = read();
+      engine.forgetModelFailure();
       updateStatusBar();
       provider.modelAvailable();
     },
@@ -206,6 +207,9 @@ export function activate(context: vscode.ExtensionContext): FastSamTestApi | und
             ? vscode.ConfigurationTarget.Workspace
             : vscode.ConfigurationTarget.Global;
       await config.update('modelPath', file, target);
+      // The same path chosen again may be a repaired file: its last failure no longer says anything.
+      engine.forgetModelFailure();
+      updateStatusBar();
       channel.info(`Model set to ${file} (${vscode.ConfigurationTarget[target]} settings)`);
       return file;
     }),

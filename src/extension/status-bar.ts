@@ -37,7 +37,7 @@ export class ModelStatusBarEntry extends Disposable {
     if (!modelPath) {
       this.item.text = '$(warning) FastSAM: no model';
       this.item.tooltip = 'No FastSAM model is configured. Click to choose a model file (or download one with FastSAM: Download Model…).';
-    } else if (failure?.path === modelPath) {
+    } else if (failure?.path === modelPath && failure.executionProvider === settings.executionProvider) {
       this.item.text = `$(error) ${modelLabel(modelPath)}: not loaded`;
       this.item.tooltip = [`FastSAM model: ${modelPath}`, `It could not be loaded: ${failure.message}`, 'Click to choose another model file.'].join('\n');
     } else {

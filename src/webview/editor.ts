@@ -375,9 +375,10 @@ export class Editor {
     for (const id of [...this.hidden]) if (!this.selection.mask(id)) this.hidden.delete(id);
     const after = this.selection.selectedIds;
     if (requested) this.announcer.say(`Found ${plural(m.masks.length, 'mask')}${m.cached ? ' (cached)' : ''}.`);
-    // The selection carries over to the new result by id; the host starts each result with
-    // none, so it is told (under the new result's id) whenever there is one.
-    if (after.length > 0) this.host.post({ type: 'selectionChanged', maskIds: after, resultId: this.resultId });
+    // The selection carries over to the new result by id, or is restored after a reload; the
+    // host is told which, under the result's id (it starts a new result with none, and keeps
+    // its own through a reload, which a webview without its saved state would not show).
+    this.host.post({ type: 'selectionChanged', maskIds: after, resultId: this.resultId });
     this.hoverId = this.hoverPoint ? this.selection.maskAt(this.hoverPoint.x, this.hoverPoint.y) : -1;
     this.invalidate('base', 'overlay', 'ui', 'status');
   }

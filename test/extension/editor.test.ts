@@ -516,6 +516,11 @@ describe('segmentation editor', function () {
       assert.match((await failed).message ?? '', /not a valid ONNX model/);
       assert.equal(api.modelStatusBar?.text, '$(error) broken.onnx: not loaded');
       assert.match(api.modelStatusBar?.tooltip ?? '', /broken\.onnx\nIt could not be loaded: .*not a valid ONNX model/);
+      // The file repaired and chosen again: the setting keeps its value, the failure is forgotten.
+      fs.copyFileSync(modelPath, broken);
+      api.setPrompts({ pickModelFile: async () => broken });
+      assert.equal(await vscode.commands.executeCommand('fastsam.chooseModel'), broken);
+      assert.match(api.modelStatusBar?.text ?? '', /^\$\(sparkle\) broken\.onnx · /);
       const segmentation = nextMessage(api, uri, 'segmentation');
       await config().update('modelPath', modelPath, vscode.ConfigurationTarget.Global);
       await segmentation;

@@ -2,7 +2,8 @@
  * The benchmark (`npm run bench`): its statistics, its choice of confidence, and
  * a quick run end to end into a temporary folder, which builds the random model
  * and photos it needs, measures one configuration in a child process, the
- * editor's hover path in Chromium and a text prompt, and writes both files.
+ * editor's hover path in Chromium and a text prompt, and writes both files; and
+ * an argument it does not know stops it before it writes anything.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -53,6 +54,18 @@ describe('bench calibration', () => {
 });
 
 describe('npm run bench -- --quick', () => {
+  it('refuses an argument it does not know, before measuring or writing anything', async () => {
+    const before = readFileSync(path.join(ROOT, 'bench', 'results.json'), 'utf8');
+    const failure = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run.ts'), '--quick', '--output', os.tmpdir()], { cwd: ROOT }, (error, _stdout, stderr) =>
+        resolve({ code: error ? (error as { code?: number }).code ?? null : 0, stderr }),
+      );
+    });
+    assert.equal(failure.code, 2);
+    assert.match(failure.stderr, /^bench: Unknown option '--output'/);
+    assert.equal(readFileSync(path.join(ROOT, 'bench', 'results.json'), 'utf8'), before);
+  });
+
   it('measures a configuration, the hover path and text prompts, and writes the results and the tables', { timeout: 600_000 }, async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'fastsam-bench-'));
     try {
@@ -66,7 +79,7 @@ describe('npm run bench -- --quick', () => {
         configs: (ConfigMeasurement & { modelId: string; photoId: string })[];
         hover: { masks: number; firstHover: { n: number; p95: number } };
         textPrompt: { masks: number; warm: { n: number } };
-        gpu: { reason: string | null };
+        gpu: { reason: string | null; configs: unknown[] };
       };
       assert.equal(results.quick, true);
       assert.equal(results.configs.length, 1);
@@ -82,8 +95,9 @@ describe('npm run bench -- --quick', () => {
       assert.ok(c.peakRssMiB > 0);
       assert.ok(results.hover.masks >= 100 && results.hover.firstHover.n > 0);
       assert.ok(results.textPrompt.masks > 0 && results.textPrompt.warm.n > 0);
-      // There is no GPU here; the reason is recorded and printed.
-      assert.match(results.gpu.reason ?? '', /no GPU execution provider/);
+      // Without a GPU provider the reason is recorded and printed; with one, the GPU section ran.
+      if (results.gpu.reason === null) assert.ok(results.gpu.configs.length > 0);
+      else assert.match(results.gpu.reason, /no GPU execution provider/);
 
       const tables = readFileSync(path.join(out, 'BENCHMARKS.md'), 'utf8');
       assert.match(tables, /\*\*Quick run\*\*/);
@@ -91,7 +105,7 @@ describe('npm run bench -- --quick', () => {
       assert.match(tables, new RegExp(`\\| FastSAM-s \\| 640 \\| 3MP \\(2048×1536\\) \\| ${c.confidence} \\| ${c.detections} \\|`));
       assert.match(tables, /## Hover in the editor/);
       assert.match(tables, /## Text prompts/);
-      assert.match(tables, /## GPU\n\nSkipped: no GPU execution provider/);
+      assert.match(tables, results.gpu.reason === null ? /## GPU\n\nCUDA execution provider/ : /## GPU\n\nSkipped: no GPU execution provider/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

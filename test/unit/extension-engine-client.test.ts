@@ -124,6 +124,7 @@ describe('EngineClient with dist/engine-worker.js', () => {
       await assert.rejects(client.segment(request(smallPng, { model: { ...model, path: broken } })), ModelError);
       assert.equal(client.loadedModel, undefined);
       assert.equal(client.modelFailure?.path, broken);
+      assert.equal(client.modelFailure.executionProvider, 'cpu');
       assert.match(client.modelFailure.message, /not a valid ONNX model/);
       assert.deepEqual(changes, [undefined, undefined], 'released, then failed');
       await client.segment(request(smallPng));

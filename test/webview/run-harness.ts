@@ -214,6 +214,9 @@ async function mainFlow(browser: Browser, base: string, theme: 'dark' | 'light')
     assert.equal(await text(page, '.status-item.engine'), 'FastSAM-s.onnx · cpu');
     assert.equal(await page.isHidden('.progress'), true);
     await waitAttr(page, '.tool[aria-label="Everything"]', 'aria-pressed', 'true');
+    // The host is told the selection with every result, even an empty one: it may hold an older one.
+    const told = (await sent(page)).filter((m) => m.type === 'selectionChanged');
+    assert.deepEqual(told.at(-1), { type: 'selectionChanged', maskIds: [], resultId: await page.evaluate(() => window.__fakeHost.resultsSent) });
   });
 
   await check('hover highlights the mask under the cursor, without a host round trip', async () => {

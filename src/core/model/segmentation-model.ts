@@ -12,6 +12,11 @@ import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors';
 import { type Logger, silentLogger } from '../logger';
 
+// onnxruntime reports failures as exceptions, which become the engine's messages. Its own
+// log would print them a second time, raw, on the terminal (a CUDA provider whose libraries
+// are missing prints a red native error line). Read when the process's first session is made.
+ort.env.logLevel = 'fatal';
+
 export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 
 export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
@@ -96,10 +101,6 @@ export class SegmentationModel {
     }
     if (bytes.length === 0) throw new ModelError('corrupt', `Model file ${path} is empty`);
 
-    // onnxruntime reports failures as exceptions, which become the engine's messages. Its
-    // own log would print them a second time, raw, on the terminal (a CUDA provider whose
-    // libraries are missing prints a red native error line). Read when the first session is made.
-    ort.env.logLevel = 'fatal';
     const choice = options.executionProvider ?? 'auto';
     const available = new Set(ort.listSupportedBackends().map((b) => b.name));
     let tries: string[] = [];

@@ -92,15 +92,18 @@ async function engineFor(spec: ModelSpec, owner: number, signal: AbortSignal): P
   loaded = undefined;
   // The old session's memory (possibly on a GPU) goes before the new one is allocated.
   if (previous) {
-    await previous.engine.dispose();
-    send({ type: 'modelReleased' });
+    try {
+      await previous.engine.dispose();
+    } finally {
+      send({ type: 'modelReleased' });
+    }
   }
   let engine: FastSamEngine;
   try {
     const onnx = await onnxFileFor(spec.path, spec.conversionFolder, owner, signal);
     engine = await FastSamEngine.create({ modelPath: onnx.path, executionProvider: spec.executionProvider, logger });
   } catch (e) {
-    if (!(e instanceof CancelledError)) send({ type: 'modelFailed', path: spec.path, message: serializeError(e).message });
+    if (!(e instanceof CancelledError)) send({ type: 'modelFailed', path: spec.path, executionProvider: spec.executionProvider, message: serializeError(e).message });
     throw e;
   }
   // Announced under the configured path (a checkpoint's, not its conversion's): what the host compares with its settings.

@@ -239,6 +239,8 @@ export interface ModelFailedMessage {
   type: 'modelFailed';
   /** As configured, like `ModelLoadedMessage.path`. */
   path: string;
+  /** The provider asked for (the setting, e.g. 'auto'). */
+  executionProvider: string;
   /** Why, written for the user. */
   message: string;
 }
