@@ -7,7 +7,7 @@ import { selectEverything } from '../core/prompts/select';
 import { baseName, fileNameList } from '../shared/file-names';
 import type { HostToWebview, InitMessage, SegmentationMessage, StageTimingsMessage, EnginePhase, TextResultMessage } from '../shared/protocol';
 import { formatInt, plural } from '../shared/counts';
-import { formatPixels, formatScore } from './format';
+import { formatScore } from './format';
 import type { Host } from './host';
 import { ImagePyramid } from './image-pyramid';
 import { type Command, commandForKey, type Tool } from './keyboard';
@@ -521,7 +521,7 @@ export class Editor {
   private describeChange(before: readonly number[], after: readonly number[]): string | null {
     const added = after.filter((id) => !before.includes(id));
     const removed = before.filter((id) => !after.includes(id));
-    const area = (id: number) => formatPixels(this.selection.mask(id)?.area ?? 0);
+    const area = (id: number) => plural(this.selection.mask(id)?.area ?? 0, 'pixel');
     if (after.length === 0 && removed.length > 0) return 'Selection cleared';
     if (added.length === 1 && removed.length === 0) return `Selected mask ${added[0]}, ${area(added[0]!)}`;
     if (removed.length === 1 && added.length === 0) return `Removed mask ${removed[0]}; ${plural(after.length, 'mask')} selected`;
@@ -616,7 +616,7 @@ export class Editor {
             if (!pick) return null;
             const id = pick.candidates[pick.choice]!;
             const score = pick.source === 'text' ? `, text score ${formatScore(this.selection.textScore(id) ?? 0)}` : '';
-            return `Alternative ${pick.choice + 1} of ${pick.candidates.length}: mask ${id}, ${formatPixels(this.selection.mask(id)?.area ?? 0)}${score}`;
+            return `Alternative ${pick.choice + 1} of ${pick.candidates.length}: mask ${id}, ${plural(this.selection.mask(id)?.area ?? 0, 'pixel')}${score}`;
           },
         );
         return;

@@ -2,11 +2,6 @@
 
 import { formatInt } from '../shared/counts';
 
-/** "1 pixel", "12,345 pixels". */
-export function formatPixels(n: number): string {
-  return `${formatInt(n)} ${n === 1 ? 'pixel' : 'pixels'}`;
-}
-
 /** Compact area for tight spots: "812 px", "12.3k px", "4.1M px". */
 export function formatArea(n: number): string {
   if (n < 10_000) return `${formatInt(n)} px`;
@@ -31,4 +26,3 @@ export function formatZoom(zoom: number): string {
   if (pct >= 10) return `${Math.round(pct)}%`;
   return `${pct.toFixed(pct >= 1 ? 1 : 2)}%`;
 }
-
