@@ -634,11 +634,12 @@ export class SegmentationEditor extends Disposable {
 
   // ---- the image file ------------------------------------------------------------
 
-  private async readHeader(): Promise<ImageHeader | undefined> {
+  /** The image's header, from the file, or from its bytes (and their hash) that the caller has just read. */
+  private async readHeader(read?: { bytes: Uint8Array; hash: string }): Promise<ImageHeader | undefined> {
     try {
-      const bytes = await vscode.workspace.fs.readFile(this.resource);
+      const bytes = read?.bytes ?? (await vscode.workspace.fs.readFile(this.resource));
       // Before the probe, which hands the bytes over to the worker.
-      this.loadedHash = await contentHashOf(bytes);
+      this.loadedHash = read?.hash ?? (await contentHashOf(bytes));
       return await this.services.engine.probeImage(bytes, this.fileName);
     } catch (e) {
       const message = errorMessage(e);
@@ -660,17 +661,17 @@ export class SegmentationEditor extends Disposable {
     // opened) changes nothing: the masks and the user's selection stay.
     await this.headerRead;
     const known = this.loadedHash;
-    if (known) {
-      const bytes = await vscode.workspace.fs.readFile(this.resource).then((b) => b, () => undefined);
-      if (this.disposed || (bytes && (await contentHashOf(bytes)) === known && this.loadedHash === known)) return;
-    }
+    const bytes = await vscode.workspace.fs.readFile(this.resource).then((b) => b, () => undefined);
+    // Read once: the header below comes from the same bytes (an unreadable file is read again there, to say why).
+    const read = bytes && { bytes, hash: await contentHashOf(bytes) };
+    if (this.disposed || (known !== undefined && read?.hash === known && this.loadedHash === known)) return;
     this.supersede();
     if (this.contentHash) this.services.cache.deleteContent(this.contentHash);
     this.contentHash = undefined;
     this.shown = undefined;
     this.selection = [];
     this.version = Date.now();
-    this.headerRead = this.readHeader();
+    this.headerRead = this.readHeader(read);
     const header = await this.headerRead;
     if (this.disposed) return;
     this.services.log.info(`${this.fileName} changed on disk; reloaded`);
