@@ -342,9 +342,8 @@ export async function exportBatch(options: BatchExportOptions): Promise<BatchSum
   }
 
   if (datasetTarget !== undefined && !summary.stopped) {
-    const target = datasetTarget;
     const cocoFiles = plans.map((targets) => targets.find((t) => t.format === 'coco')!);
-    summary.dataset = await writeDataset(target, images, cocoFiles, summary, overwrite);
+    summary.dataset = await writeDataset(datasetTarget, images, cocoFiles, summary, overwrite);
   }
   if (!summary.stopped) progress(images.length);
   return summary;
